@@ -1,0 +1,245 @@
+//! Configuration from environment variables (SPEC §6). A bad value stops start-up with one line
+//! that names the variable.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::reading::ReadingRules;
+
+/// Everything the server can be told at start-up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `SPEEDOMETER_BIND`: address and port to listen on.
+    pub bind: String,
+    /// `DATABASE_URL`: the MySQL/MariaDB database, `mysql://user:pass@host:port/db`.
+    pub database_url: String,
+    /// `DB_POOL_SIZE`: connections in the r2d2 pool.
+    pub db_pool_size: u32,
+    /// `DB_WORKERS`: `DbExecutor` threads in the `SyncArbiter`.
+    pub db_workers: usize,
+    /// `BATCH_MAX_ROWS`: most readings committed in one transaction (1 turns batching off).
+    pub batch_max_rows: usize,
+    /// `BATCH_MAX_WAIT_MS`: longest a reading waits for its batch to fill.
+    pub batch_max_wait: Duration,
+    /// `MAX_MESSAGE_BYTES`: largest WebSocket message, after reassembly.
+    pub max_message_bytes: usize,
+    /// `MAX_SPEED`: largest accepted speed.
+    pub max_speed: f64,
+    /// `SEND_TOKEN`: when set, `/send` requires `Authorization: Bearer <token>`.
+    pub send_token: Option<String>,
+    /// `ALLOWED_ORIGINS`: comma-separated browser origins allowed besides the server's own.
+    pub allowed_origins: Vec<String>,
+    /// `STATIC_DIR`: the built dashboard.
+    pub static_dir: PathBuf,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8765".into(),
+            database_url: "mysql://root@127.0.0.1:3306/speedometer".into(),
+            db_pool_size: 8,
+            db_workers: 4,
+            batch_max_rows: 1000,
+            batch_max_wait: Duration::from_millis(2),
+            max_message_bytes: 64 * 1024,
+            max_speed: 1000.0,
+            send_token: None,
+            allowed_origins: Vec::new(),
+            static_dir: PathBuf::from("frontend/dist"),
+        }
+    }
+}
+
+/// A variable whose value cannot be used; displays as the one line start-up prints.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {name}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Reads the given variables; unset or empty ones keep their defaults.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let mut s = Self::default();
+        if let Some(v) = get("SPEEDOMETER_BIND") {
+            check(
+                "SPEEDOMETER_BIND",
+                v,
+                v.rsplit_once(':')
+                    .is_some_and(|(_, p)| p.parse::<u16>().is_ok()),
+                "expected HOST:PORT",
+            )?;
+            s.bind = v.to_string();
+        }
+        if let Some(v) = get("DATABASE_URL") {
+            check(
+                "DATABASE_URL",
+                v,
+                v.starts_with("mysql://"),
+                "expected mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+            )?;
+            s.database_url = v.to_string();
+        }
+        s.db_pool_size = number(&get, "DB_POOL_SIZE", s.db_pool_size, 1..=1024)?;
+        s.db_workers = number(&get, "DB_WORKERS", s.db_workers, 1..=256)?;
+        s.batch_max_rows = number(&get, "BATCH_MAX_ROWS", s.batch_max_rows, 1..=100_000)?;
+        let wait_ms = number(
+            &get,
+            "BATCH_MAX_WAIT_MS",
+            s.batch_max_wait.as_millis() as u64,
+            0..=10_000,
+        )?;
+        s.batch_max_wait = Duration::from_millis(wait_ms);
+        s.max_message_bytes = number(
+            &get,
+            "MAX_MESSAGE_BYTES",
+            s.max_message_bytes,
+            64..=64 * 1024 * 1024,
+        )?;
+        if let Some(v) = get("MAX_SPEED") {
+            let speed = v.parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0);
+            s.max_speed =
+                speed.ok_or_else(|| invalid("MAX_SPEED", v, "expected a positive number"))?;
+        }
+        s.send_token = get("SEND_TOKEN").map(str::to_string);
+        if let Some(v) = get("ALLOWED_ORIGINS") {
+            s.allowed_origins = v
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+                .filter(|o| !o.is_empty())
+                .collect();
+            for origin in &s.allowed_origins {
+                check(
+                    "ALLOWED_ORIGINS",
+                    v,
+                    origin == "*" || origin.contains("://"),
+                    "expected comma-separated origins such as https://example.com, or *",
+                )?;
+            }
+        }
+        if let Some(v) = get("STATIC_DIR") {
+            s.static_dir = PathBuf::from(v);
+        }
+        if s.db_workers > s.db_pool_size as usize {
+            return Err(invalid(
+                "DB_WORKERS",
+                &s.db_workers.to_string(),
+                &format!("must not exceed DB_POOL_SIZE ({})", s.db_pool_size),
+            ));
+        }
+        Ok(s)
+    }
+
+    pub fn reading_rules(&self) -> ReadingRules {
+        ReadingRules {
+            max_speed: self.max_speed,
+        }
+    }
+}
+
+fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
+    ConfigError {
+        name,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn check(name: &'static str, value: &str, ok: bool, reason: &str) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(name, value, reason))
+    }
+}
+
+fn number<'v, T>(
+    get: &impl Fn(&str) -> Option<&'v str>,
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + Display + Copy,
+{
+    let Some(v) = get(name) else {
+        return Ok(default);
+    };
+    v.parse::<T>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            invalid(
+                name,
+                v,
+                &format!(
+                    "expected a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let s = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(s.bind, "127.0.0.1:8765");
+        assert_eq!(s.max_message_bytes, 65536);
+        assert_eq!(s.max_speed, 1000.0);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (name, value) in [
+            ("DB_POOL_SIZE", "lots"),
+            ("DB_WORKERS", "0"),
+            ("MAX_SPEED", "-3"),
+            ("MAX_SPEED", "NaN"),
+            ("MAX_MESSAGE_BYTES", "1k"),
+            ("SPEEDOMETER_BIND", "localhost"),
+            ("DATABASE_URL", "postgres://x"),
+            ("ALLOWED_ORIGINS", "example.com"),
+        ] {
+            let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
+            assert_eq!(err.name, name);
+            assert!(
+                err.to_string().starts_with(&format!("invalid {name}=")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn origins_are_normalised() {
+        let s = Settings::from_vars(&vars(&[(
+            "ALLOWED_ORIGINS",
+            "https://A.example/, http://b:3000",
+        )]))
+        .unwrap();
+        assert_eq!(s.allowed_origins, ["https://a.example", "http://b:3000"]);
+    }
+}

@@ -1,0 +1,99 @@
+//! The one application error type for HTTP: each variant has a status and a stable JSON body
+//! `{"error": "snake_case", "message": "..."}`. Internal causes are logged, never sent.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::reading::ReadingError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidReading(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("no live connection with id {0}")]
+    UnknownConnection(String),
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    #[error("origin {0:?} may not open a WebSocket here")]
+    ForbiddenOrigin(String),
+    #[error("no such resource")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("this endpoint speaks WebSocket: send an Upgrade request")]
+    UpgradeRequired,
+    #[error("the database is unavailable; nothing was stored")]
+    StorageUnavailable,
+    #[error("the dashboard is not built; run `npm --prefix frontend ci && npm --prefix frontend run build`")]
+    DashboardUnavailable,
+    #[error("internal error")]
+    Internal,
+}
+
+impl AppError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidReading(_) => "invalid_reading",
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::UnknownConnection(_) => "unknown_connection",
+            Self::Unauthorized => "unauthorized",
+            Self::ForbiddenOrigin(_) => "forbidden_origin",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UpgradeRequired => "upgrade_required",
+            Self::StorageUnavailable => "storage_unavailable",
+            Self::DashboardUnavailable => "dashboard_unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl From<ReadingError> for AppError {
+    fn from(e: ReadingError) -> Self {
+        match e {
+            ReadingError::InvalidJson(m) => Self::InvalidJson(m),
+            ReadingError::InvalidReading(m) => Self::InvalidReading(m),
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidJson(_) | Self::InvalidReading(_) | Self::InvalidRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::UnknownConnection(_) | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
+            Self::StorageUnavailable | Self::DashboardUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, Self::Unauthorized) {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.json(json!({"error": self.code(), "message": self.to_string()}))
+    }
+}

@@ -1,0 +1,12 @@
+//! Speedometer: realtime speed telemetry. Browsers stream readings over WebSocket; each is stored
+//! in MySQL and then echoed back. See `docs/ARCHITECTURE.md` for how a reading travels.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod protocol;
+pub mod reading;
+pub mod registry;
+pub mod routes;
+pub mod session;
+pub mod startup;

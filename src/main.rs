@@ -1,0 +1,31 @@
+use std::process::ExitCode;
+
+use speedometer::config::Settings;
+use speedometer::startup::Application;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("speedometer: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = match Application::build(&settings) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("speedometer: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    log::info!("listening on {} (port {})", settings.bind, app.port());
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("speedometer: server failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
