@@ -1,0 +1,248 @@
+//! One harness for every integration test: a fresh MariaDB database per test (dropped by a
+//! guard), the real application on port 0, and WebSocket/HTTP clients over real sockets.
+
+use std::time::Duration;
+
+use actix_http::ws::{CloseReason, Frame, Item, Message};
+use awc::BoxedSocket;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, MysqlConnection};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use speedometer::config::Settings;
+use speedometer::db::models::StoredReading;
+use speedometer::db::queries;
+use speedometer::startup::Application;
+use uuid::Uuid;
+
+/// How long a test waits for any one frame.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The MariaDB server the tests use; override with `TEST_MYSQL_URL` (no database in it).
+pub fn mysql_server_url() -> String {
+    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+/// A database of its own for one test, dropped when the guard goes.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn create() -> Self {
+        let name = format!("speedometer_test_{}", Uuid::new_v4().simple());
+        let server = mysql_server_url();
+        let mut conn = MysqlConnection::establish(&server).expect("MariaDB reachable for tests");
+        conn.batch_execute(&format!("CREATE DATABASE `{name}`"))
+            .expect("create test database");
+        Self {
+            url: format!("{server}/{name}"),
+            name,
+        }
+    }
+
+    pub fn connect(&self) -> MysqlConnection {
+        MysqlConnection::establish(&self.url).expect("connect to test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = MysqlConnection::establish(&mysql_server_url()) {
+            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS `{}`", self.name));
+        }
+    }
+}
+
+/// The running application and its database.
+pub struct TestApp {
+    pub port: u16,
+    pub db: TestDb,
+    pub http: awc::Client,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the application with test settings, adjusted by `customize`.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        let _ = env_logger::builder().is_test(true).try_init();
+    }
+    let db = TestDb::create();
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".into(),
+        database_url: db.url.clone(),
+        static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/frontend/dist").into(),
+        ..Settings::default()
+    };
+    customize(&mut settings);
+    let app = Application::build(&settings).expect("application starts");
+    let port = app.port();
+    actix_rt::spawn(app.run_until_stopped());
+    TestApp {
+        port,
+        db,
+        http: awc::Client::builder().timeout(FRAME_TIMEOUT).finish(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Opens a WebSocket on `/ws` and reads the welcome frame.
+    pub async fn connect(&self) -> WsClient {
+        self.connect_to("/ws").await
+    }
+
+    pub async fn connect_to(&self, path: &str) -> WsClient {
+        let (_, socket) = awc::Client::new()
+            .ws(format!("ws://127.0.0.1:{}{path}", self.port))
+            .max_frame_size(1 << 20)
+            .connect()
+            .await
+            .expect("WebSocket upgrade succeeds");
+        let mut client = WsClient {
+            socket,
+            connection_id: Uuid::nil(),
+        };
+        let welcome = client.next_json().await;
+        assert_eq!(welcome["type"], "connected");
+        client.connection_id = welcome["connection_id"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .expect("welcome frame carries a UUID");
+        client
+    }
+
+    /// Every stored row, oldest first.
+    pub fn rows(&self) -> Vec<StoredReading> {
+        queries::all_readings(&mut self.db.connect()).expect("read rows")
+    }
+
+    pub fn rows_for(&self, connection_id: Uuid) -> Vec<StoredReading> {
+        queries::readings_for_connection(&mut self.db.connect(), &connection_id.to_string())
+            .expect("read rows")
+    }
+
+    /// `POST /send` with a JSON body; answers the status and the JSON body.
+    pub async fn post_send(&self, body: &str) -> (u16, Value) {
+        self.post_raw("/send", "application/json", body).await
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> (u16, Value) {
+        let mut response = self
+            .http
+            .post(self.url(path))
+            .insert_header(("Content-Type", content_type))
+            .send_body(body.to_string())
+            .await
+            .expect("HTTP request succeeds");
+        let status = response.status().as_u16();
+        let bytes = response.body().limit(1 << 20).await.expect("read body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let mut response = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET succeeds");
+        let status = response.status().as_u16();
+        let bytes = response.body().limit(1 << 20).await.expect("read body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+/// A WebSocket client over a real socket.
+pub struct WsClient {
+    pub socket: actix_codec::Framed<BoxedSocket, awc::ws::Codec>,
+    pub connection_id: Uuid,
+}
+
+impl WsClient {
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket
+            .send(Message::Text(text.to_string().into()))
+            .await
+            .expect("send text frame");
+    }
+
+    pub async fn send(&mut self, message: Message) {
+        self.socket.send(message).await.expect("send frame");
+    }
+
+    /// Sends `payload` as a text message split into fragments of the given sizes.
+    pub async fn send_fragmented(&mut self, payload: &[u8], cuts: &[usize]) {
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for &cut in cuts {
+            pieces.push(&payload[start..cut]);
+            start = cut;
+        }
+        pieces.push(&payload[start..]);
+        let last = pieces.len() - 1;
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let bytes = actix_web::web::Bytes::copy_from_slice(piece);
+            let item = match i {
+                0 => Item::FirstText(bytes),
+                i if i == last => Item::Last(bytes),
+                _ => Item::Continue(bytes),
+            };
+            self.send(Message::Continuation(item)).await;
+        }
+    }
+
+    /// The next data or close frame, answering nothing; pings and pongs are skipped.
+    pub async fn next_frame(&mut self) -> Frame {
+        loop {
+            let frame = tokio::time::timeout(FRAME_TIMEOUT, self.socket.next())
+                .await
+                .expect("a frame arrives in time")
+                .expect("the connection is still open")
+                .expect("the frame is well formed");
+            match frame {
+                Frame::Ping(_) | Frame::Pong(_) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    pub async fn next_text(&mut self) -> String {
+        match self.next_frame().await {
+            Frame::Text(bytes) => String::from_utf8(bytes.to_vec()).expect("text is UTF-8"),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    pub async fn next_json(&mut self) -> Value {
+        let text = self.next_text().await;
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text:?} is not JSON: {e}"))
+    }
+
+    /// Waits for the server's close frame.
+    pub async fn expect_close(&mut self) -> Option<CloseReason> {
+        match self.next_frame().await {
+            Frame::Close(reason) => reason,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+
+    /// Sends a reading and expects the identical text back.
+    pub async fn roundtrip(&mut self, text: &str) {
+        self.send_text(text).await;
+        assert_eq!(self.next_text().await, text);
+    }
+}
