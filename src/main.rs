@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use speedometer::config::Settings;
-use speedometer::startup::Application;
+use speedometer::startup::{shutdown_signal, Application};
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -21,7 +21,7 @@ async fn main() -> ExitCode {
         }
     };
     log::info!("listening on {} (port {})", settings.bind, app.port());
-    match app.run_until_stopped().await {
+    match app.run_until_stopped(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("speedometer: server failed: {e}");

@@ -14,6 +14,21 @@ use uuid::Uuid;
 #[rtype(result = "()")]
 pub struct Push(pub String);
 
+/// The server is stopping: finish pending writes, send their answers, close with 1001.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+/// Asks every live session to shut down; answers how many were asked.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct ShutdownAll;
+
+/// How many sessions are still registered.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CountConnections;
+
 /// What the registry knows of one live session.
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
@@ -29,6 +44,7 @@ pub struct SessionInfo {
 pub struct Connect {
     pub id: Uuid,
     pub session: Recipient<Push>,
+    pub shutdown: Recipient<Shutdown>,
     pub info: SessionInfo,
 }
 
@@ -62,6 +78,7 @@ pub struct ConnectionSummary {
 
 struct Entry {
     session: Recipient<Push>,
+    shutdown: Recipient<Shutdown>,
     info: SessionInfo,
 }
 
@@ -84,6 +101,7 @@ impl Handler<Connect> for ConnectionRegistry {
             msg.id,
             Entry {
                 session: msg.session,
+                shutdown: msg.shutdown,
                 info: msg.info,
             },
         );
@@ -132,5 +150,26 @@ impl Handler<ListConnections> for ConnectionRegistry {
             .collect();
         list.sort_by_key(|c| c.connected_since);
         list
+    }
+}
+
+impl Handler<ShutdownAll> for ConnectionRegistry {
+    type Result = usize;
+
+    fn handle(&mut self, _: ShutdownAll, _: &mut Context<Self>) -> usize {
+        self.sessions.retain(|_, entry| entry.shutdown.connected());
+        for entry in self.sessions.values() {
+            entry.shutdown.do_send(Shutdown);
+        }
+        self.sessions.len()
+    }
+}
+
+impl Handler<CountConnections> for ConnectionRegistry {
+    type Result = usize;
+
+    fn handle(&mut self, _: CountConnections, _: &mut Context<Self>) -> usize {
+        self.sessions.retain(|_, entry| entry.session.connected());
+        self.sessions.len()
     }
 }

@@ -20,9 +20,10 @@ use uuid::Uuid;
 
 use crate::db::batcher::{Store, WriteBatcher};
 use crate::db::models::{NewReading, Source};
+use crate::metrics::Metrics;
 use crate::protocol;
 use crate::reading::{Reading, ReadingRules};
-use crate::registry::{Connect, ConnectionRegistry, Disconnect, Push, SessionInfo};
+use crate::registry::{Connect, ConnectionRegistry, Disconnect, Push, SessionInfo, Shutdown};
 
 /// How often the server pings.
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
@@ -36,6 +37,7 @@ pub struct SessionDeps {
     pub writer: Addr<WriteBatcher>,
     pub rules: ReadingRules,
     pub max_message_bytes: usize,
+    pub metrics: Arc<Metrics>,
 }
 
 /// One WebSocket connection.
@@ -48,6 +50,8 @@ pub struct WsSession {
     /// A fragmented message being reassembled.
     fragments: Option<Fragments>,
     replies: ReplyQueue,
+    /// The server is stopping: close with 1001 once every pending answer is out.
+    shutting_down: bool,
 }
 
 struct Fragments {
@@ -101,6 +105,7 @@ impl WsSession {
             },
             fragments: None,
             replies: ReplyQueue::default(),
+            shutting_down: false,
         }
     }
 
@@ -123,11 +128,20 @@ impl WsSession {
         while let Some(reply) = self.replies.pop_ready() {
             ctx.text(reply);
         }
+        if self.shutting_down && self.replies.slots.is_empty() {
+            close(ctx, CloseCode::Away, "server shutting down");
+        }
     }
 
-    fn reply_now(&mut self, reply: ByteString, ctx: &mut ws::WebsocketContext<Self>) {
+    /// Answers a frame that could not be taken with an error frame, in its turn.
+    fn reject(&mut self, code: &str, message: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        self.deps
+            .metrics
+            .frames_rejected
+            .with_label_values(&[code])
+            .inc();
         let seq = self.replies.reserve();
-        self.replies.fill(seq, reply);
+        self.replies.fill(seq, protocol::error_frame(code, message));
         self.release_replies(ctx);
     }
 
@@ -135,9 +149,14 @@ impl WsSession {
         let received_at = Utc::now();
         let reading = match Reading::parse(&text, &self.deps.rules, received_at) {
             Ok(reading) => reading,
-            Err(e) => return self.reply_now(protocol::error_frame(e.code(), &e.to_string()), ctx),
+            Err(e) => return self.reject(e.code(), &e.to_string(), ctx),
         };
         self.info.readings.fetch_add(1, Ordering::Relaxed);
+        self.deps
+            .metrics
+            .readings_received
+            .with_label_values(&["ws"])
+            .inc();
         let row = NewReading::from_reading(reading, received_at, Some(self.id), Source::Ws);
         let (store, receipt) = Store::new(row);
         self.deps.writer.do_send(store);
@@ -156,11 +175,9 @@ impl WsSession {
     }
 
     fn on_binary(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
-        self.reply_now(
-            protocol::error_frame(
-                protocol::UNSUPPORTED_FRAME,
-                "binary frames are not supported; send readings as JSON text",
-            ),
+        self.reject(
+            protocol::UNSUPPORTED_FRAME,
+            "binary frames are not supported; send readings as JSON text",
             ctx,
         );
     }
@@ -251,11 +268,14 @@ impl Actor for WsSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.deps.metrics.connections_active.inc();
+        self.deps.metrics.connections_total.inc();
         self.heartbeat(ctx);
         // Registered before the welcome frame goes out, so the id a client learns is routable.
         self.deps.registry.do_send(Connect {
             id: self.id,
             session: ctx.address().recipient(),
+            shutdown: ctx.address().recipient(),
             info: self.info.clone(),
         });
         ctx.text(protocol::welcome_frame(self.id));
@@ -265,6 +285,10 @@ impl Actor for WsSession {
         self.deps.registry.do_send(Disconnect { id: self.id });
         Running::Stop
     }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.deps.metrics.connections_active.dec();
+    }
 }
 
 impl Handler<Push> for WsSession {
@@ -272,6 +296,15 @@ impl Handler<Push> for WsSession {
 
     fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
         ctx.text(msg.0);
+    }
+}
+
+impl Handler<Shutdown> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        self.shutting_down = true;
+        self.release_replies(ctx);
     }
 }
 

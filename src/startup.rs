@@ -1,24 +1,29 @@
 //! Builds the application: database, actors, HTTP server. `main.rs` only reads configuration,
 //! sets up logging and runs what this builds; tests build it on port 0.
 
+use std::future::Future;
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
-use crate::db::batcher::{BatchBounds, WriteBatcher};
+use crate::db::batcher::{BatchBounds, Drain, WriteBatcher};
 use crate::db::executor::DbExecutor;
 use crate::db::{self, DbPool};
-use crate::registry::ConnectionRegistry;
+use crate::metrics::Metrics;
+use crate::registry::{ConnectionRegistry, CountConnections, ShutdownAll};
 use crate::routes;
 use crate::session::SessionDeps;
 
 /// What every request handler shares.
 pub struct AppState {
     pub pool: DbPool,
+    pub metrics: Arc<Metrics>,
     pub registry: Addr<ConnectionRegistry>,
     pub session_deps: SessionDeps,
     pub send_token: Option<String>,
@@ -31,6 +36,8 @@ pub struct AppState {
 pub enum StartupError {
     #[error("database at DATABASE_URL not usable: {0}")]
     Database(String),
+    #[error("metrics setup failed: {0}")]
+    Metrics(String),
     #[error("cannot listen on SPEEDOMETER_BIND={bind}: {source}")]
     Bind {
         bind: String,
@@ -38,10 +45,15 @@ pub enum StartupError {
     },
 }
 
+/// How long sessions get to finish their pending writes and close after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// A built application, listening but not yet serving.
 pub struct Application {
     port: u16,
     server: Server,
+    registry: Addr<ConnectionRegistry>,
+    writer: Addr<WriteBatcher>,
 }
 
 impl Application {
@@ -53,6 +65,7 @@ impl Application {
         let pool = db::build_pool(&settings.database_url, settings.db_pool_size)
             .map_err(|e| StartupError::Database(e.to_string()))?;
 
+        let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);
         let executor = DbExecutor::start(pool.clone(), settings.db_workers);
         let writer = WriteBatcher::new(
             executor,
@@ -61,18 +74,23 @@ impl Application {
                 max_wait: settings.batch_max_wait,
                 max_in_flight: settings.db_workers,
             },
+            metrics.clone(),
         )
         .start();
         let registry = ConnectionRegistry::default().start();
+        let writer_addr = writer.clone();
+        let registry_addr = registry.clone();
 
         let state = web::Data::new(AppState {
             pool,
+            metrics: metrics.clone(),
             registry: registry.clone(),
             session_deps: SessionDeps {
                 registry,
                 writer,
                 rules: settings.reading_rules(),
                 max_message_bytes: settings.max_message_bytes,
+                metrics,
             },
             send_token: settings.send_token.clone(),
             allowed_origins: settings.allowed_origins.clone(),
@@ -98,18 +116,92 @@ impl Application {
                 .service(routes::dashboard_files(&state))
                 .default_service(web::to(routes::not_found))
         })
+        // Signals are ours (see `run_until_stopped`): sessions must close before the server stops.
+        .disable_signals()
+        .shutdown_timeout(5)
         .listen(listener)
         .map_err(bind_error)?
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            registry: registry_addr,
+            writer: writer_addr,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until the server is stopped (SIGTERM/SIGINT).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    /// Serves until `shutdown` resolves, then stops gracefully: no new connections, every
+    /// session finishes its pending writes, sends their answers and closes with 1001, every
+    /// queued reading is written, and the server stops.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        // The server future must keep running: it is what carries out `pause` and `stop`.
+        let mut server = actix_rt::spawn(self.server);
+        tokio::select! {
+            result = &mut server => return result.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            () = shutdown => {}
+        }
+        log::info!("shutting down: closing sessions once their pending writes are answered");
+        handle.pause().await;
+        let sessions = self.registry.send(ShutdownAll).await.unwrap_or(0);
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        loop {
+            let left = self.registry.send(CountConnections).await.unwrap_or(0);
+            if left == 0 {
+                break;
+            }
+            if Instant::now() >= deadline {
+                log::warn!("{left} of {sessions} sessions still open after {SHUTDOWN_GRACE:?}");
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        if actix_rt::time::timeout(SHUTDOWN_GRACE, self.writer.send(Drain))
+            .await
+            .is_err()
+        {
+            log::error!("pending writes not finished after {SHUTDOWN_GRACE:?}");
+        }
+        handle.stop(true).await;
+        let result = server
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        log::info!("stopped");
+        result
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            log::error!("cannot listen for SIGINT: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                log::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => log::info!("SIGINT received"),
+        () = terminate => log::info!("SIGTERM received"),
     }
 }

@@ -6,13 +6,15 @@
 //! every executor is busy the next batch keeps filling. Each reading's sender is told the outcome
 //! only after its batch committed (or failed), so an echo always follows a durable write.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use super::executor::{DbExecutor, InsertReadings};
 use super::models::NewReading;
+use crate::metrics::Metrics;
 
 /// The outcome a writer is told: stored, or not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +43,11 @@ impl Store {
     }
 }
 
+/// Answers once every reading received so far is written (or has failed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
 /// Batching bounds.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchBounds {
@@ -61,19 +68,23 @@ struct PendingWrite {
 pub struct WriteBatcher {
     executor: Addr<DbExecutor>,
     bounds: BatchBounds,
+    metrics: Arc<Metrics>,
     pending: Vec<PendingWrite>,
     in_flight: usize,
     timer: Option<SpawnHandle>,
+    drained: Vec<oneshot::Sender<()>>,
 }
 
 impl WriteBatcher {
-    pub fn new(executor: Addr<DbExecutor>, bounds: BatchBounds) -> Self {
+    pub fn new(executor: Addr<DbExecutor>, bounds: BatchBounds, metrics: Arc<Metrics>) -> Self {
         Self {
             executor,
             bounds,
+            metrics,
             pending: Vec::new(),
             in_flight: 0,
             timer: None,
+            drained: Vec::new(),
         }
     }
 
@@ -90,13 +101,22 @@ impl WriteBatcher {
                 .map(|w| (w.reading, w.reply))
                 .unzip();
             self.in_flight += 1;
+            let started = Instant::now();
             self.executor
                 .send(InsertReadings(readings))
                 .into_actor(self)
                 .map(move |result, act, ctx| {
                     act.in_flight -= 1;
+                    let rows = replies.len();
                     let outcome = match result {
-                        Ok(Ok(_)) => Ok(()),
+                        Ok(Ok(_)) => {
+                            act.metrics.readings_stored.inc_by(rows as u64);
+                            act.metrics.batch_rows.observe(rows as f64);
+                            act.metrics
+                                .batch_seconds
+                                .observe(started.elapsed().as_secs_f64());
+                            Ok(())
+                        }
                         Ok(Err(e)) => {
                             log::error!("batch of {} readings not stored: {e}", replies.len());
                             Err(NotStored)
@@ -106,15 +126,43 @@ impl WriteBatcher {
                             Err(NotStored)
                         }
                     };
+                    if outcome.is_err() {
+                        act.metrics.readings_not_stored.inc_by(rows as u64);
+                    }
                     for reply in replies {
                         // The sender may have gone; the reading is stored all the same.
                         let _ = reply.send(outcome);
                     }
                     // Whatever gathered during the write is the next batch.
                     act.flush(ctx);
+                    act.notify_if_drained();
                 })
                 .spawn(ctx);
         }
+    }
+}
+
+impl WriteBatcher {
+    fn notify_if_drained(&mut self) {
+        if self.pending.is_empty() && self.in_flight == 0 {
+            for waiter in self.drained.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
+    }
+}
+
+impl Handler<Drain> for WriteBatcher {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Drain, ctx: &mut Context<Self>) -> Self::Result {
+        let (done, wait) = oneshot::channel();
+        self.drained.push(done);
+        self.flush(ctx);
+        self.notify_if_drained();
+        Box::pin(async move {
+            let _ = wait.await;
+        })
     }
 }
 

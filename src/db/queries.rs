@@ -50,3 +50,36 @@ pub fn all_readings(conn: &mut MysqlConnection) -> QueryResult<Vec<StoredReading
         .select(StoredReading::as_select())
         .load(conn)
 }
+
+/// Which stored readings `GET /api/readings` wants.
+#[derive(Debug, Clone, Default)]
+pub struct ReadingFilter {
+    pub connection_id: Option<String>,
+    /// Reading time at or after, UTC.
+    pub since: Option<chrono::NaiveDateTime>,
+    /// Reading time at or before, UTC.
+    pub until: Option<chrono::NaiveDateTime>,
+    pub limit: i64,
+}
+
+/// Stored readings matching the filter, newest reading time first.
+pub fn find_readings(
+    conn: &mut MysqlConnection,
+    filter: &ReadingFilter,
+) -> QueryResult<Vec<StoredReading>> {
+    let mut query = speed_data::table
+        .select(StoredReading::as_select())
+        .order((speed_data::timestamp.desc(), speed_data::id.desc()))
+        .limit(filter.limit)
+        .into_boxed();
+    if let Some(connection_id) = &filter.connection_id {
+        query = query.filter(speed_data::connection_id.eq(connection_id));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(speed_data::timestamp.ge(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(speed_data::timestamp.le(until));
+    }
+    query.load(conn)
+}

@@ -3,6 +3,7 @@
 mod connections;
 mod dashboard;
 mod health;
+mod readings;
 mod send;
 mod ws;
 
@@ -22,8 +23,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         )
         .service(web::resource("/connections").route(web::get().to(connections::list)))
+        .service(web::resource("/api/readings").route(web::get().to(readings::list)))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            AppError::InvalidRequest(format!("bad query string: {e}")).into()
+        }))
         .service(web::resource("/healthz").route(web::get().to(health::healthz)))
-        .service(web::resource("/readyz").route(web::get().to(health::readyz)));
+        .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+        .service(web::resource("/metrics").route(web::get().to(health::metrics)));
 }
 
 pub async fn not_found() -> Result<HttpResponse, AppError> {

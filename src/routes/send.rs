@@ -41,6 +41,11 @@ pub async fn send(
         .await
         .map_err(|_| AppError::Internal)?
         .ok_or_else(|| AppError::UnknownConnection(connection.to_string()))?;
+    state
+        .metrics
+        .readings_received
+        .with_label_values(&["http"])
+        .inc();
 
     let timestamp_json = match parsed.raw_timestamp {
         Some(raw) => raw.to_string(),

@@ -81,7 +81,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     customize(&mut settings);
     let app = Application::build(&settings).expect("application starts");
     let port = app.port();
-    actix_rt::spawn(app.run_until_stopped());
+    actix_rt::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         port,
         db,

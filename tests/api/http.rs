@@ -45,3 +45,110 @@ async fn unknown_paths_and_wrong_methods_get_json_errors() {
         (426, Some("upgrade_required"))
     );
 }
+
+#[actix_rt::test]
+async fn stored_readings_are_listed_newest_first_with_filters() {
+    let app = spawn_app().await;
+    let mut a = app.connect().await;
+    let mut b = app.connect().await;
+    for (second, speed) in [(1, 10.5), (3, 30.5), (2, 20.5)] {
+        a.roundtrip(&format!(
+            r#"{{"speed":{speed},"timestamp":"2026-12-03T12:00:0{second}Z"}}"#
+        ))
+        .await;
+    }
+    b.roundtrip(r#"{"speed":99,"timestamp":"2026-12-03T12:00:05Z","id":"b,\"1\""}"#)
+        .await;
+
+    let (status, body) = app.get_json("/api/readings").await;
+    assert_eq!(status, 200);
+    let speeds: Vec<f64> = body["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["speed"].as_f64().unwrap())
+        .collect();
+    assert_eq!(speeds, [99.0, 30.5, 20.5, 10.5]);
+    assert_eq!(
+        body["readings"][0]["timestamp"],
+        "2026-12-03T12:00:05.000000Z"
+    );
+
+    let path = format!(
+        "/api/readings?connection_id={}&since=2026-12-03T12:00:02Z&until=2026-12-03T12:00:03Z",
+        a.connection_id
+    );
+    let (_, body) = app.get_json(&path).await;
+    assert_eq!(body["count"], 2);
+    assert_eq!(body["readings"][0]["speed"], 30.5);
+    assert_eq!(body["readings"][1]["speed"], 20.5);
+
+    let (_, body) = app.get_json("/api/readings?limit=1").await;
+    assert_eq!(body["count"], 1);
+
+    for bad in ["limit=0", "limit=many", "since=yesterday", "format=xml"] {
+        let (status, body) = app.get_json(&format!("/api/readings?{bad}")).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{bad}"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn stored_readings_come_as_csv_on_request() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    client
+        .roundtrip(r#"{"speed":12.25,"timestamp":"2026-12-03T12:00:00Z","id":"x,\"y\""}"#)
+        .await;
+    for request in [
+        app.http.get(app.url("/api/readings?format=csv")),
+        app.http
+            .get(app.url("/api/readings"))
+            .insert_header(("Accept", "text/csv")),
+    ] {
+        let mut response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        assert!(response
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv"));
+        let body = String::from_utf8(response.body().await.unwrap().to_vec()).unwrap();
+        let mut lines = body.lines();
+        assert_eq!(
+            lines.next(),
+            Some("id,speed,timestamp,received_at,connection_id,source,reading_id")
+        );
+        let row = lines.next().unwrap();
+        assert!(row.contains(",12.25,2026-12-03T12:00:00.000000Z,"), "{row}");
+        assert!(row.ends_with(r#",ws,"x,""y""""#), "{row}");
+    }
+}
+
+#[actix_rt::test]
+async fn metrics_count_connections_readings_and_rejections() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    client.roundtrip(r#"{"speed":1}"#).await;
+    client.send_text("nope").await;
+    client.next_json().await;
+    let mut response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let text = String::from_utf8(response.body().await.unwrap().to_vec()).unwrap();
+    for line in [
+        "speedometer_connections_active 1",
+        "speedometer_readings_received_total{source=\"ws\"} 1",
+        "speedometer_readings_stored_total 1",
+        "speedometer_frames_rejected_total{code=\"invalid_json\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}

@@ -5,4 +5,5 @@ mod dashboard;
 mod helpers;
 mod http;
 mod send;
+mod shutdown;
 mod websocket;
