@@ -24,6 +24,12 @@ pub struct Settings {
     pub batch_max_rows: usize,
     /// `BATCH_MAX_WAIT_MS`: longest a reading waits for its batch to fill.
     pub batch_max_wait: Duration,
+    /// `STORE_QUEUE_MAX`: most readings waiting to be written; past it readings are refused.
+    pub store_queue_max: usize,
+    /// `STORE_RETRY_SECS`: how long a failing write is retried before the readings are refused.
+    pub store_retry: Duration,
+    /// `DB_STARTUP_TIMEOUT_SECS`: how long start-up waits for the database.
+    pub db_startup_timeout: Duration,
     /// `MAX_MESSAGE_BYTES`: largest WebSocket message, after reassembly.
     pub max_message_bytes: usize,
     /// `MAX_SPEED`: largest accepted speed.
@@ -45,6 +51,9 @@ impl Default for Settings {
             db_workers: 4,
             batch_max_rows: 1000,
             batch_max_wait: Duration::from_millis(2),
+            store_queue_max: 200_000,
+            store_retry: Duration::from_secs(30),
+            db_startup_timeout: Duration::from_secs(30),
             max_message_bytes: 64 * 1024,
             max_speed: 1000.0,
             send_token: None,
@@ -102,6 +111,16 @@ impl Settings {
             0..=10_000,
         )?;
         s.batch_max_wait = Duration::from_millis(wait_ms);
+        s.store_queue_max = number(&get, "STORE_QUEUE_MAX", s.store_queue_max, 1..=10_000_000)?;
+        let retry = number(&get, "STORE_RETRY_SECS", s.store_retry.as_secs(), 0..=3600)?;
+        s.store_retry = Duration::from_secs(retry);
+        let startup = number(
+            &get,
+            "DB_STARTUP_TIMEOUT_SECS",
+            s.db_startup_timeout.as_secs(),
+            0..=3600,
+        )?;
+        s.db_startup_timeout = Duration::from_secs(startup);
         s.max_message_bytes = number(
             &get,
             "MAX_MESSAGE_BYTES",

@@ -16,6 +16,8 @@ pub struct Metrics {
     pub frames_rejected: IntCounterVec,
     pub readings_stored: IntCounter,
     pub readings_not_stored: IntCounter,
+    /// Attempts at a batch that failed and were retried.
+    pub batch_retries: IntCounter,
     pub batch_rows: Histogram,
     pub batch_seconds: Histogram,
 }
@@ -45,6 +47,7 @@ impl Metrics {
                 "readings_not_stored_total",
                 "Readings whose batch failed (answered storage_unavailable)",
             )?,
+            batch_retries: IntCounter::new("batch_retries_total", "Failed batch writes retried")?,
             batch_rows: Histogram::with_opts(
                 HistogramOpts::new("batch_rows", "Readings per committed batch").buckets(vec![
                     1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,

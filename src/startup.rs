@@ -60,8 +60,8 @@ impl Application {
     /// Migrates the database, starts the actors and binds the listener. Must run inside an
     /// actix `System`.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
-        db::run_migrations(&settings.database_url)
-            .map_err(|e| StartupError::Database(e.to_string()))?;
+        db::wait_and_migrate(&settings.database_url, settings.db_startup_timeout)
+            .map_err(StartupError::Database)?;
         let pool = db::build_pool(&settings.database_url, settings.db_pool_size)
             .map_err(|e| StartupError::Database(e.to_string()))?;
 
@@ -73,6 +73,8 @@ impl Application {
                 max_rows: settings.batch_max_rows,
                 max_wait: settings.batch_max_wait,
                 max_in_flight: settings.db_workers,
+                max_pending: settings.store_queue_max,
+                retry_for: settings.store_retry,
             },
             metrics.clone(),
         )

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::executor::{DbExecutor, InsertReadings};
+use uuid::Uuid;
+
+use super::executor::{DbExecutor, InsertBatch, PruneBatchMarkers};
 use super::models::NewReading;
 use crate::metrics::Metrics;
 
@@ -57,11 +59,33 @@ pub struct BatchBounds {
     pub max_wait: Duration,
     /// Batches written at once (the number of executor threads).
     pub max_in_flight: usize,
+    /// Most readings waiting for a batch; past it a reading is refused at once (not stored).
+    pub max_pending: usize,
+    /// How long a failing batch is retried before its readings are answered as not stored.
+    pub retry_for: Duration,
 }
+
+/// How often batch markers are pruned, and how old they must be.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+const PRUNE_OLDER_THAN: Duration = Duration::from_secs(3600);
+
+/// First and longest pause between attempts at a failing batch.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
 
 struct PendingWrite {
     reading: NewReading,
     reply: oneshot::Sender<Result<(), NotStored>>,
+}
+
+/// A batch on its way to the database, kept until it is stored or given up.
+struct Batch {
+    id: Uuid,
+    readings: Arc<Vec<NewReading>>,
+    replies: Vec<oneshot::Sender<Result<(), NotStored>>>,
+    started: Instant,
+    first_failure: Option<Instant>,
+    attempts: u32,
 }
 
 /// Coalesces readings into multi-row transactions.
@@ -101,44 +125,73 @@ impl WriteBatcher {
                 .map(|w| (w.reading, w.reply))
                 .unzip();
             self.in_flight += 1;
-            let started = Instant::now();
-            self.executor
-                .send(InsertReadings(readings))
-                .into_actor(self)
-                .map(move |result, act, ctx| {
-                    act.in_flight -= 1;
-                    let rows = replies.len();
-                    let outcome = match result {
-                        Ok(Ok(_)) => {
-                            act.metrics.readings_stored.inc_by(rows as u64);
-                            act.metrics.batch_rows.observe(rows as f64);
-                            act.metrics
-                                .batch_seconds
-                                .observe(started.elapsed().as_secs_f64());
-                            Ok(())
-                        }
-                        Ok(Err(e)) => {
-                            log::error!("batch of {} readings not stored: {e}", replies.len());
-                            Err(NotStored)
-                        }
-                        Err(e) => {
-                            log::error!("batch of {} readings not stored: {e}", replies.len());
-                            Err(NotStored)
-                        }
-                    };
-                    if outcome.is_err() {
-                        act.metrics.readings_not_stored.inc_by(rows as u64);
-                    }
-                    for reply in replies {
-                        // The sender may have gone; the reading is stored all the same.
-                        let _ = reply.send(outcome);
-                    }
-                    // Whatever gathered during the write is the next batch.
-                    act.flush(ctx);
-                    act.notify_if_drained();
-                })
-                .spawn(ctx);
+            let batch = Batch {
+                id: Uuid::new_v4(),
+                readings: Arc::new(readings),
+                replies,
+                started: Instant::now(),
+                first_failure: None,
+                attempts: 0,
+            };
+            self.write(batch, ctx);
         }
+    }
+
+    /// One attempt at a batch; a failure is retried with backoff for `retry_for`.
+    fn write(&mut self, mut batch: Batch, ctx: &mut Context<Self>) {
+        let insert = InsertBatch {
+            batch_id: batch.id,
+            readings: batch.readings.clone(),
+        };
+        self.executor
+            .send(insert)
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                let error = match result {
+                    Ok(Ok(_)) => return act.finish(batch, Ok(()), ctx),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => e.to_string(),
+                };
+                let rows = batch.readings.len();
+                let failing_since = *batch.first_failure.get_or_insert_with(Instant::now);
+                if failing_since.elapsed() >= act.bounds.retry_for {
+                    log::error!(
+                        "batch of {rows} readings not stored after {:?}: {error}",
+                        act.bounds.retry_for
+                    );
+                    return act.finish(batch, Err(NotStored), ctx);
+                }
+                let delay = RETRY_FIRST
+                    .saturating_mul(1 << batch.attempts.min(10))
+                    .min(RETRY_MAX);
+                batch.attempts += 1;
+                log::warn!("batch of {rows} readings not stored yet ({error}); retry in {delay:?}");
+                act.metrics.batch_retries.inc();
+                ctx.run_later(delay, move |act, ctx| act.write(batch, ctx));
+            })
+            .spawn(ctx);
+    }
+
+    /// Tells every reading of the batch how it went, then starts whatever gathered meanwhile.
+    fn finish(&mut self, batch: Batch, outcome: Result<(), NotStored>, ctx: &mut Context<Self>) {
+        self.in_flight -= 1;
+        let rows = batch.replies.len();
+        match outcome {
+            Ok(()) => {
+                self.metrics.readings_stored.inc_by(rows as u64);
+                self.metrics.batch_rows.observe(rows as f64);
+                self.metrics
+                    .batch_seconds
+                    .observe(batch.started.elapsed().as_secs_f64());
+            }
+            Err(NotStored) => self.metrics.readings_not_stored.inc_by(rows as u64),
+        }
+        for reply in batch.replies {
+            // The sender may have gone; the reading is stored all the same.
+            let _ = reply.send(outcome);
+        }
+        self.flush(ctx);
+        self.notify_if_drained();
     }
 }
 
@@ -168,12 +221,23 @@ impl Handler<Drain> for WriteBatcher {
 
 impl Actor for WriteBatcher {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(PRUNE_EVERY, |act, _| {
+            act.executor.do_send(PruneBatchMarkers(PRUNE_OLDER_THAN));
+        });
+    }
 }
 
 impl Handler<Store> for WriteBatcher {
     type Result = ();
 
     fn handle(&mut self, msg: Store, ctx: &mut Context<Self>) {
+        if self.pending.len() >= self.bounds.max_pending {
+            self.metrics.readings_not_stored.inc();
+            let _ = msg.reply.send(Err(NotStored));
+            return;
+        }
         self.pending.push(PendingWrite {
             reading: msg.reading,
             reply: msg.reply,

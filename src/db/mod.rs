@@ -11,6 +11,7 @@ use diesel::mysql::MysqlConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::{Duration, Instant};
 
 pub type DbPool = Pool<ConnectionManager<MysqlConnection>>;
 
@@ -63,9 +64,33 @@ pub fn run_migrations(database_url: &str) -> Result<(), Box<dyn std::error::Erro
     Ok(())
 }
 
+/// Applies the migrations, retrying with backoff while the database is unreachable, for at
+/// most `timeout`. The error is one line saying why the last attempt failed.
+pub fn wait_and_migrate(database_url: &str, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match run_migrations(database_url) {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() + delay < deadline => {
+                log::warn!("database not ready ({e}); retrying in {delay:?}");
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                let e = e.to_string().replace('\n', " ");
+                return Err(format!("{e} (gave up after {timeout:?})"));
+            }
+        }
+    }
+}
+
+/// How long a readiness check waits for a pooled connection.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Checks that a pooled connection answers.
 pub fn ping(pool: &DbPool) -> Result<(), StorageError> {
-    let mut conn = pool.get()?;
+    let mut conn = pool.get_timeout(PING_TIMEOUT)?;
     conn.batch_execute("SELECT 1")?;
     Ok(())
 }

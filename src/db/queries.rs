@@ -6,7 +6,9 @@ use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 
 use super::models::{NewReading, StoredReading};
-use super::schema::speed_data;
+use diesel::result::{DatabaseErrorKind, Error};
+
+use super::schema::{speed_data, write_batches};
 
 /// MySQL allows 65,535 placeholders in one statement; a row of `NewReading` uses six.
 pub const MAX_ROWS_PER_STATEMENT: usize = 65_535 / 6;
@@ -15,10 +17,28 @@ pub const MAX_ROWS_PER_STATEMENT: usize = 65_535 / 6;
 /// far below the default 16 MiB `max_allowed_packet`.
 pub const ROWS_PER_STATEMENT: usize = 2_000;
 
-/// Stores the readings in one transaction, as multi-row INSERTs of at most `ROWS_PER_STATEMENT`
-/// rows. A reading whose `reading_id` is already stored is skipped. Returns the rows inserted.
-pub fn insert_readings(conn: &mut MysqlConnection, readings: &[NewReading]) -> QueryResult<usize> {
-    conn.transaction(|conn| {
+/// What became of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// Committed now; this many rows were new (readings with a known `reading_id` are skipped).
+    Inserted(usize),
+    /// An earlier attempt with the same batch id had already committed it.
+    AlreadyStored,
+}
+
+/// Stores the readings in one transaction together with a `write_batches` row for `batch_id`,
+/// as multi-row INSERTs of at most `ROWS_PER_STATEMENT` rows. A reading whose `reading_id` is
+/// already stored is skipped. Retrying with the same `batch_id` after an unclear failure (the
+/// commit may or may not have happened) is safe: a committed batch answers `AlreadyStored`.
+pub fn insert_batch(
+    conn: &mut MysqlConnection,
+    batch_id: &str,
+    readings: &[NewReading],
+) -> QueryResult<BatchOutcome> {
+    let result = conn.transaction(|conn| {
+        diesel::insert_into(write_batches::table)
+            .values(write_batches::batch_id.eq(batch_id))
+            .execute(conn)?;
         let mut inserted = 0;
         for chunk in readings.chunks(ROWS_PER_STATEMENT) {
             inserted += diesel::insert_into(speed_data::table)
@@ -28,7 +48,34 @@ pub fn insert_readings(conn: &mut MysqlConnection, readings: &[NewReading]) -> Q
                 .execute(conn)?;
         }
         Ok(inserted)
-    })
+    });
+    match result {
+        Ok(inserted) => Ok(BatchOutcome::Inserted(inserted)),
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+            if batch_marker_exists(conn, batch_id)? =>
+        {
+            Ok(BatchOutcome::AlreadyStored)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn batch_marker_exists(conn: &mut MysqlConnection, batch_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        write_batches::table.filter(write_batches::batch_id.eq(batch_id)),
+    ))
+    .get_result(conn)
+}
+
+/// Forgets batch markers older than `max_age`: no retry lives that long.
+pub fn prune_batch_markers(
+    conn: &mut MysqlConnection,
+    max_age: std::time::Duration,
+) -> QueryResult<usize> {
+    let cutoff = chrono::Utc::now().naive_utc()
+        - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::hours(1));
+    diesel::delete(write_batches::table.filter(write_batches::committed_at.lt(cutoff)))
+        .execute(conn)
 }
 
 /// The readings of one connection, oldest first.

@@ -14,3 +14,13 @@ diesel::table! {
         reading_id -> Nullable<Varchar>,
     }
 }
+
+diesel::table! {
+    write_batches (batch_id) {
+        #[max_length = 36]
+        batch_id -> Char,
+        committed_at -> Datetime,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(speed_data, write_batches,);
