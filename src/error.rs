@@ -31,6 +31,8 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("this endpoint speaks WebSocket: send an Upgrade request")]
     UpgradeRequired,
+    #[error("connection {0} is not reading its messages and was cut off; the reading is stored")]
+    ConnectionBacklogged(String),
     #[error("the database is unavailable; nothing was stored")]
     StorageUnavailable,
     #[error("the dashboard is not built; run `npm --prefix frontend ci && npm --prefix frontend run build`")]
@@ -53,6 +55,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::UpgradeRequired => "upgrade_required",
+            Self::ConnectionBacklogged(_) => "connection_backlogged",
             Self::StorageUnavailable => "storage_unavailable",
             Self::DashboardUnavailable => "dashboard_unavailable",
             Self::Internal => "internal",
@@ -82,9 +85,9 @@ impl ResponseError for AppError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
-            Self::StorageUnavailable | Self::DashboardUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::StorageUnavailable
+            | Self::DashboardUnavailable
+            | Self::ConnectionBacklogged(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -55,6 +55,14 @@ pub struct Disconnect {
     pub id: Uuid,
 }
 
+/// A session that stopped reading: forget it, so nothing more is routed to it, and ask it to
+/// close. Its socket goes when the client does or the heartbeat gives up on it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Evict {
+    pub id: Uuid,
+}
+
 /// The session to push to, if the connection is live.
 #[derive(Message)]
 #[rtype(result = "Option<Recipient<Push>>")]
@@ -114,6 +122,16 @@ impl Handler<Disconnect> for ConnectionRegistry {
     fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
         if self.sessions.remove(&msg.id).is_some() {
             log::debug!("connection {} left", msg.id);
+        }
+    }
+}
+
+impl Handler<Evict> for ConnectionRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Evict, _: &mut Context<Self>) {
+        if let Some(entry) = self.sessions.remove(&msg.id) {
+            entry.shutdown.do_send(Shutdown);
         }
     }
 }

@@ -72,6 +72,9 @@ const PRUNE_OLDER_THAN: Duration = Duration::from_secs(3600);
 /// First and longest pause between attempts at a failing batch.
 const RETRY_FIRST: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(2);
+/// An attempt that has not answered by then (a stalled network) counts as failed and is retried;
+/// the batch marker makes a late commit of the first attempt harmless.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct PendingWrite {
     reading: NewReading,
@@ -145,6 +148,7 @@ impl WriteBatcher {
         };
         self.executor
             .send(insert)
+            .timeout(ATTEMPT_TIMEOUT)
             .into_actor(self)
             .map(move |result, act, ctx| {
                 let error = match result {

@@ -42,7 +42,7 @@ pub fn build_pool(database_url: &str, size: u32) -> Result<DbPool, StorageError>
     Ok(Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
-        .connection_timeout(std::time::Duration::from_secs(5))
+        .connection_timeout(Duration::from_secs(2))
         // A connection the server closed while idle (wait_timeout) is replaced, not handed out.
         .test_on_check_out(true)
         .connection_customizer(Box::new(UtcSession))

@@ -39,15 +39,7 @@ pub fn insert_batch(
         diesel::insert_into(write_batches::table)
             .values(write_batches::batch_id.eq(batch_id))
             .execute(conn)?;
-        let mut inserted = 0;
-        for chunk in readings.chunks(ROWS_PER_STATEMENT) {
-            inserted += diesel::insert_into(speed_data::table)
-                .values(chunk)
-                .on_conflict(DuplicatedKeys)
-                .do_nothing()
-                .execute(conn)?;
-        }
-        Ok(inserted)
+        insert_readings(conn, readings)
     });
     match result {
         Ok(inserted) => Ok(BatchOutcome::Inserted(inserted)),
@@ -58,6 +50,20 @@ pub fn insert_batch(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Multi-row INSERTs of at most `ROWS_PER_STATEMENT` rows, skipping readings whose `reading_id`
+/// is already stored; the caller owns the transaction. Returns the rows inserted.
+pub fn insert_readings(conn: &mut MysqlConnection, readings: &[NewReading]) -> QueryResult<usize> {
+    let mut inserted = 0;
+    for chunk in readings.chunks(ROWS_PER_STATEMENT) {
+        inserted += diesel::insert_into(speed_data::table)
+            .values(chunk)
+            .on_conflict(DuplicatedKeys)
+            .do_nothing()
+            .execute(conn)?;
+    }
+    Ok(inserted)
 }
 
 fn batch_marker_exists(conn: &mut MysqlConnection, batch_id: &str) -> QueryResult<bool> {

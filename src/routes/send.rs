@@ -1,3 +1,6 @@
+use std::time::Duration;
+
+use actix::MailboxError;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{SecondsFormat, Utc};
@@ -9,8 +12,11 @@ use crate::db::batcher::Store;
 use crate::db::models::{NewReading, Source};
 use crate::error::AppError;
 use crate::reading::Reading;
-use crate::registry::{Lookup, Push};
+use crate::registry::{Evict, Lookup, Push};
 use crate::startup::AppState;
+
+/// How long a push may wait for room in the target session's queue.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `POST /send`: stores a reading (source `http`) and pushes it to one live connection.
 ///
@@ -64,10 +70,20 @@ pub async fn send(
         _ => return Err(AppError::StorageUnavailable),
     }
 
-    session.send(Push(frame)).await.map_err(|_| {
-        log::warn!("connection {connection} closed after its /send reading was stored");
-        AppError::UnknownConnection(connection.to_string())
-    })?;
+    match session.send(Push(frame)).timeout(PUSH_TIMEOUT).await {
+        Ok(()) => {}
+        Err(MailboxError::Closed) => {
+            log::warn!("connection {connection} closed after its /send reading was stored");
+            return Err(AppError::UnknownConnection(connection.to_string()));
+        }
+        Err(MailboxError::Timeout) => {
+            // The client stopped reading and its session's queue is full: cut it off, so that
+            // nothing more piles up for it.
+            log::warn!("connection {connection} is not reading; evicting it");
+            state.registry.do_send(Evict { id: connection });
+            return Err(AppError::ConnectionBacklogged(connection.to_string()));
+        }
+    }
     Ok(HttpResponse::Ok().json(json!({
         "delivered": true,
         "stored": true,

@@ -246,3 +246,78 @@ impl WsClient {
         assert_eq!(self.next_text().await, text);
     }
 }
+
+/// A bare-bones WebSocket client over a plain `TcpStream`, for what real clients do that a
+/// library won't: reset the TCP connection, stop reading.
+pub struct RawWs {
+    pub stream: tokio::net::TcpStream,
+}
+
+impl RawWs {
+    /// Opens `/ws`, completes the handshake and leaves the welcome frame unread.
+    pub async fn connect(port: u16) -> RawWs {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let request = format!(
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(stream.read_u8().await.unwrap());
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        RawWs { stream }
+    }
+
+    /// Sends one masked text frame.
+    pub async fn send_text(&mut self, text: &str) {
+        use tokio::io::AsyncWriteExt;
+        let payload = text.as_bytes();
+        let mut frame = vec![0x81u8];
+        match payload.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n if n < 65536 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        let mask = [0x12u8, 0x34, 0x56, 0x78];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&frame).await.unwrap();
+    }
+
+    /// Reads one unmasked text frame from the server.
+    pub async fn read_text(&mut self) -> String {
+        use tokio::io::AsyncReadExt;
+        let first = self.stream.read_u8().await.unwrap();
+        let len = match self.stream.read_u8().await.unwrap() & 0x7f {
+            126 => self.stream.read_u16().await.unwrap() as usize,
+            127 => self.stream.read_u64().await.unwrap() as usize,
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        self.stream.read_exact(&mut payload).await.unwrap();
+        assert_eq!(first, 0x81, "a final text frame");
+        String::from_utf8(payload).unwrap()
+    }
+
+    /// Drops the connection with a TCP reset instead of a close handshake.
+    pub fn reset(self) {
+        let socket = socket2::SockRef::from(&self.stream);
+        socket.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(self.stream);
+    }
+}

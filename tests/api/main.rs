@@ -1,9 +1,12 @@
 //! Integration tests: the real server over real sockets against a real MariaDB.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod clients;
 mod dashboard;
+mod faults;
 mod helpers;
 mod http;
+mod proxy;
 mod send;
 mod shutdown;
 mod websocket;
