@@ -32,6 +32,10 @@ pub struct Settings {
     pub db_startup_timeout: Duration,
     /// `MAX_MESSAGE_BYTES`: largest WebSocket message, after reassembly.
     pub max_message_bytes: usize,
+    /// `MAX_CONNECTIONS`: WebSocket connections held at once; upgrades beyond get 503.
+    pub max_connections: usize,
+    /// `MAX_READINGS_PER_SEC`: readings one connection may send per second (0: no limit).
+    pub max_readings_per_sec: u32,
     /// `MAX_SPEED`: largest accepted speed.
     pub max_speed: f64,
     /// `SEND_TOKEN`: when set, `/send` requires `Authorization: Bearer <token>`.
@@ -55,6 +59,8 @@ impl Default for Settings {
             store_retry: Duration::from_secs(30),
             db_startup_timeout: Duration::from_secs(30),
             max_message_bytes: 64 * 1024,
+            max_connections: 16_384,
+            max_readings_per_sec: 1_000,
             max_speed: 1000.0,
             send_token: None,
             allowed_origins: Vec::new(),
@@ -126,6 +132,13 @@ impl Settings {
             "MAX_MESSAGE_BYTES",
             s.max_message_bytes,
             64..=64 * 1024 * 1024,
+        )?;
+        s.max_connections = number(&get, "MAX_CONNECTIONS", s.max_connections, 1..=1_000_000)?;
+        s.max_readings_per_sec = number(
+            &get,
+            "MAX_READINGS_PER_SEC",
+            s.max_readings_per_sec,
+            0..=10_000_000,
         )?;
         if let Some(v) = get("MAX_SPEED") {
             let speed = v.parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0);

@@ -33,6 +33,8 @@ pub enum AppError {
     UpgradeRequired,
     #[error("connection {0} is not reading its messages and was cut off; the reading is stored")]
     ConnectionBacklogged(String),
+    #[error("the server already holds its maximum of {0} connections")]
+    TooManyConnections(usize),
     #[error("the database is unavailable; nothing was stored")]
     StorageUnavailable,
     #[error("the dashboard is not built; run `npm --prefix frontend ci && npm --prefix frontend run build`")]
@@ -56,6 +58,7 @@ impl AppError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::UpgradeRequired => "upgrade_required",
             Self::ConnectionBacklogged(_) => "connection_backlogged",
+            Self::TooManyConnections(_) => "too_many_connections",
             Self::StorageUnavailable => "storage_unavailable",
             Self::DashboardUnavailable => "dashboard_unavailable",
             Self::Internal => "internal",
@@ -87,7 +90,8 @@ impl ResponseError for AppError {
             Self::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
             Self::StorageUnavailable
             | Self::DashboardUnavailable
-            | Self::ConnectionBacklogged(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | Self::ConnectionBacklogged(_)
+            | Self::TooManyConnections(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -6,6 +6,7 @@ pub mod db;
 pub mod error;
 pub mod metrics;
 pub mod protocol;
+pub mod rate_limit;
 pub mod reading;
 pub mod registry;
 pub mod routes;

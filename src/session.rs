@@ -6,7 +6,7 @@
 //! order. This is the only module that uses actix-web-actors' session types.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,7 @@ use crate::db::batcher::{Store, WriteBatcher};
 use crate::db::models::{NewReading, Source};
 use crate::metrics::Metrics;
 use crate::protocol;
+use crate::rate_limit::TokenBucket;
 use crate::reading::{Reading, ReadingRules};
 use crate::registry::{Connect, ConnectionRegistry, Disconnect, Push, SessionInfo, Shutdown};
 
@@ -37,6 +38,10 @@ pub struct SessionDeps {
     pub writer: Addr<WriteBatcher>,
     pub rules: ReadingRules,
     pub max_message_bytes: usize,
+    /// Readings a connection may send per second (0: no limit).
+    pub max_readings_per_sec: u32,
+    /// Open sessions, shared with the upgrade route that enforces `MAX_CONNECTIONS`.
+    pub open_sessions: Arc<AtomicUsize>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -50,6 +55,7 @@ pub struct WsSession {
     /// A fragmented message being reassembled.
     fragments: Option<Fragments>,
     replies: ReplyQueue,
+    rate: TokenBucket,
     /// The server is stopping: close with 1001 once every pending answer is out.
     shutting_down: bool,
 }
@@ -97,13 +103,14 @@ impl WsSession {
         Self {
             id: Uuid::new_v4(),
             hb: Instant::now(),
-            deps,
             info: SessionInfo {
                 connected_since: Utc::now(),
                 remote_addr,
                 readings: Arc::new(AtomicU64::new(0)),
             },
             fragments: None,
+            rate: TokenBucket::new(deps.max_readings_per_sec),
+            deps,
             replies: ReplyQueue::default(),
             shutting_down: false,
         }
@@ -146,6 +153,16 @@ impl WsSession {
     }
 
     fn on_text(&mut self, text: ByteString, ctx: &mut ws::WebsocketContext<Self>) {
+        if !self.rate.try_take(Instant::now()) {
+            return self.reject(
+                protocol::RATE_LIMITED,
+                &format!(
+                    "more than {} readings a second; this one was not stored",
+                    self.deps.max_readings_per_sec
+                ),
+                ctx,
+            );
+        }
         let received_at = Utc::now();
         let reading = match Reading::parse(&text, &self.deps.rules, received_at) {
             Ok(reading) => reading,
@@ -287,6 +304,7 @@ impl Actor for WsSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        self.deps.open_sessions.fetch_sub(1, Ordering::Relaxed);
         self.deps.metrics.connections_active.dec();
     }
 }

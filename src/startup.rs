@@ -29,6 +29,7 @@ pub struct AppState {
     pub send_token: Option<String>,
     pub allowed_origins: Vec<String>,
     pub static_dir: PathBuf,
+    pub max_connections: usize,
 }
 
 /// Start-up failed; the message is the one line printed before exiting.
@@ -92,11 +93,14 @@ impl Application {
                 writer,
                 rules: settings.reading_rules(),
                 max_message_bytes: settings.max_message_bytes,
+                max_readings_per_sec: settings.max_readings_per_sec,
+                open_sessions: Default::default(),
                 metrics,
             },
             send_token: settings.send_token.clone(),
             allowed_origins: settings.allowed_origins.clone(),
             static_dir: settings.static_dir.clone(),
+            max_connections: settings.max_connections,
         });
         if !state.static_dir.join("index.html").is_file() {
             log::warn!(

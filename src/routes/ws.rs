@@ -1,3 +1,5 @@
+use std::sync::atomic::Ordering;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
@@ -25,12 +27,19 @@ pub async fn upgrade(
     }
     check_origin(&req, &state.allowed_origins)?;
     ws::handshake(&req).map_err(|e| AppError::InvalidRequest(e.to_string()))?;
+    let deps = &state.session_deps;
+    // Counted here, released by the session when it stops (or below if it never starts).
+    if deps.open_sessions.fetch_add(1, Ordering::Relaxed) >= state.max_connections {
+        deps.open_sessions.fetch_sub(1, Ordering::Relaxed);
+        return Err(AppError::TooManyConnections(state.max_connections));
+    }
     let remote_addr = req.peer_addr().map(|a| a.to_string());
-    let session = WsSession::new(state.session_deps.clone(), remote_addr);
+    let session = WsSession::new(deps.clone(), remote_addr);
     ws::WsResponseBuilder::new(session, &req, stream)
-        .frame_size(state.session_deps.max_message_bytes)
+        .frame_size(deps.max_message_bytes)
         .start()
         .map_err(|e| {
+            deps.open_sessions.fetch_sub(1, Ordering::Relaxed);
             log::warn!("WebSocket start failed: {e}");
             AppError::Internal
         })

@@ -355,3 +355,95 @@ async fn a_foreign_browser_origin_is_refused_and_the_own_origin_accepted() {
         assert!(accepted.is_ok(), "{origin} refused");
     }
 }
+
+#[actix_rt::test]
+async fn connections_beyond_the_limit_are_refused_with_503() {
+    let app = spawn_app_with(|s| s.max_connections = 2).await;
+    let first = app.connect().await;
+    let _second = app.connect().await;
+    let url = format!("ws://127.0.0.1:{}/ws", app.port);
+    match awc::Client::new().ws(&url).connect().await {
+        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
+            assert_eq!(status.as_u16(), 503)
+        }
+        other => panic!("expected 503, got {:?}", other.map(|(r, _)| r.status())),
+    }
+    drop(first);
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if awc::Client::new().ws(&url).connect().await.is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a freed slot is not given out again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn readings_beyond_the_rate_limit_are_refused_and_not_stored() {
+    let app = spawn_app_with(|s| s.max_readings_per_sec = 5).await;
+    let mut client = app.connect().await;
+    for i in 0..10 {
+        client.send_text(&format!(r#"{{"speed":{i}}}"#)).await;
+    }
+    let mut limited = 0;
+    for i in 0..10 {
+        let text = client.next_text().await;
+        if text.contains("rate_limited") {
+            limited += 1;
+        } else {
+            assert_eq!(text, format!(r#"{{"speed":{i}}}"#));
+        }
+    }
+    assert_eq!(limited, 5);
+    assert_eq!(app.rows().len(), 5);
+}
+
+#[actix_rt::test]
+async fn close_frames_are_answered_and_bad_close_codes_get_1002() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    client.send(Message::Close(None)).await;
+    assert_eq!(client.expect_close().await, None);
+
+    let mut client = app.connect().await;
+    client
+        .send(Message::Close(Some((CloseCode::Normal, "bye").into())))
+        .await;
+    assert_eq!(
+        client.expect_close().await.map(|r| r.code),
+        Some(CloseCode::Normal)
+    );
+
+    for bad in [999u16, 1005, 1006, 2000, 5000] {
+        let mut client = app.connect().await;
+        client
+            .send(Message::Close(Some(CloseCode::Other(bad).into())))
+            .await;
+        assert_eq!(
+            client.expect_close().await.map(|r| r.code),
+            Some(CloseCode::Protocol),
+            "close code {bad}"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn a_text_frame_inside_an_unfinished_fragmented_message_is_a_protocol_error() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    client
+        .send(Message::Continuation(actix_http::ws::Item::FirstText(
+            r#"{"speed":"#.into(),
+        )))
+        .await;
+    client.send_text(r#"{"speed": 3}"#).await;
+    assert_eq!(
+        client.expect_close().await.map(|r| r.code),
+        Some(CloseCode::Protocol)
+    );
+    assert!(app.rows().is_empty());
+}
