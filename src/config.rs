@@ -42,6 +42,8 @@ pub struct Settings {
     pub send_token: Option<String>,
     /// `ALLOWED_ORIGINS`: comma-separated browser origins allowed besides the server's own.
     pub allowed_origins: Vec<String>,
+    /// `WS_RAW_ECHO`: conformance-test mode, echoing every message unparsed (never in production).
+    pub raw_echo: bool,
     /// `STATIC_DIR`: the built dashboard.
     pub static_dir: PathBuf,
 }
@@ -65,6 +67,7 @@ impl Default for Settings {
             send_token: None,
             allowed_origins: Vec::new(),
             static_dir: PathBuf::from("frontend/dist"),
+            raw_echo: false,
         }
     }
 }
@@ -160,6 +163,13 @@ impl Settings {
                     "expected comma-separated origins such as https://example.com, or *",
                 )?;
             }
+        }
+        if let Some(v) = get("WS_RAW_ECHO") {
+            s.raw_echo = match v {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                _ => return Err(invalid("WS_RAW_ECHO", v, "expected 1 or 0")),
+            };
         }
         if let Some(v) = get("STATIC_DIR") {
             s.static_dir = PathBuf::from(v);

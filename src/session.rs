@@ -31,6 +31,9 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 /// How long a client may stay silent before it is dropped.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Read errors tolerated while draining frames a vanished peer left buffered.
+const MAX_READ_ERRORS: u32 = 3;
+
 /// What a session needs from the rest of the application.
 #[derive(Clone)]
 pub struct SessionDeps {
@@ -43,6 +46,9 @@ pub struct SessionDeps {
     /// Open sessions, shared with the upgrade route that enforces `MAX_CONNECTIONS`.
     pub open_sessions: Arc<AtomicUsize>,
     pub metrics: Arc<Metrics>,
+    /// Conformance-test mode (`WS_RAW_ECHO`): every complete message is echoed as is, nothing
+    /// is parsed or stored. Off in normal operation.
+    pub raw_echo: bool,
 }
 
 /// One WebSocket connection.
@@ -56,6 +62,8 @@ pub struct WsSession {
     fragments: Option<Fragments>,
     replies: ReplyQueue,
     rate: TokenBucket,
+    /// Consecutive read errors from the socket.
+    read_errors: u32,
     /// The server is stopping: close with 1001 once every pending answer is out.
     shutting_down: bool,
 }
@@ -112,6 +120,7 @@ impl WsSession {
             rate: TokenBucket::new(deps.max_readings_per_sec),
             deps,
             replies: ReplyQueue::default(),
+            read_errors: 0,
             shutting_down: false,
         }
     }
@@ -153,6 +162,9 @@ impl WsSession {
     }
 
     fn on_text(&mut self, text: ByteString, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.deps.raw_echo {
+            return ctx.text(text);
+        }
         if !self.rate.try_take(Instant::now()) {
             return self.reject(
                 protocol::RATE_LIMITED,
@@ -191,7 +203,10 @@ impl WsSession {
         }));
     }
 
-    fn on_binary(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+    fn on_binary(&mut self, data: Bytes, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.deps.raw_echo {
+            return ctx.binary(data);
+        }
         self.reject(
             protocol::UNSUPPORTED_FRAME,
             "binary frames are not supported; send readings as JSON text",
@@ -232,7 +247,7 @@ impl WsSession {
             return;
         };
         if !is_text {
-            return self.on_binary(ctx);
+            return self.on_binary(data.freeze(), ctx);
         }
         match ByteString::try_from(data.freeze()) {
             Ok(text) => self.on_text(text, ctx),
@@ -260,9 +275,19 @@ impl WsSession {
             ProtocolError::Io(e) if e.to_string().contains("utf-8") => {
                 close(ctx, CloseCode::Invalid, "text message is not valid UTF-8")
             }
+            // ... and a frame with reserved bits set as invalid data.
+            ProtocolError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                close(ctx, CloseCode::Protocol, "protocol error")
+            }
             // The peer went away. Frames it sent before are still buffered: keep reading, the
-            // stream ends after them and `finished` stops the session.
-            ProtocolError::Io(_) => {}
+            // stream ends after them and `finished` stops the session. Should the stream keep
+            // failing instead, stop.
+            ProtocolError::Io(_) => {
+                self.read_errors += 1;
+                if self.read_errors > MAX_READ_ERRORS {
+                    ctx.stop();
+                }
+            }
             _ => close(ctx, CloseCode::Protocol, "protocol error"),
         }
     }
@@ -295,7 +320,9 @@ impl Actor for WsSession {
             shutdown: ctx.address().recipient(),
             info: self.info.clone(),
         });
-        ctx.text(protocol::welcome_frame(self.id));
+        if !self.deps.raw_echo {
+            ctx.text(protocol::welcome_frame(self.id));
+        }
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
@@ -329,13 +356,16 @@ impl Handler<Shutdown> for WsSession {
 impl StreamHandler<Result<ws::Message, ProtocolError>> for WsSession {
     fn handle(&mut self, msg: Result<ws::Message, ProtocolError>, ctx: &mut Self::Context) {
         let msg = match msg {
-            Ok(msg) => msg,
+            Ok(msg) => {
+                self.read_errors = 0;
+                msg
+            }
             Err(e) => return self.on_protocol_error(e, ctx),
         };
         self.hb = Instant::now();
         match msg {
             ws::Message::Text(text) => self.on_text(text, ctx),
-            ws::Message::Binary(_) => self.on_binary(ctx),
+            ws::Message::Binary(data) => self.on_binary(data, ctx),
             ws::Message::Continuation(item) => self.on_fragment(item, ctx),
             ws::Message::Ping(payload) => ctx.pong(&payload),
             ws::Message::Pong(_) | ws::Message::Nop => {}

@@ -96,12 +96,16 @@ impl Application {
                 max_readings_per_sec: settings.max_readings_per_sec,
                 open_sessions: Default::default(),
                 metrics,
+                raw_echo: settings.raw_echo,
             },
             send_token: settings.send_token.clone(),
             allowed_origins: settings.allowed_origins.clone(),
             static_dir: settings.static_dir.clone(),
             max_connections: settings.max_connections,
         });
+        if settings.raw_echo {
+            log::warn!("WS_RAW_ECHO is on: messages are echoed unparsed and nothing is stored");
+        }
         if !state.static_dir.join("index.html").is_file() {
             log::warn!(
                 "no dashboard at STATIC_DIR={}; build it with `npm --prefix frontend ci && npm --prefix frontend run build`",
