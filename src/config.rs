@@ -81,10 +81,55 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// Every variable, with the flag that sets it too (`--bind` is `SPEEDOMETER_BIND`, otherwise
+/// `--max-speed` is `MAX_SPEED`).
+pub const VARIABLES: &[&str] = &[
+    "SPEEDOMETER_BIND",
+    "DATABASE_URL",
+    "DB_POOL_SIZE",
+    "DB_WORKERS",
+    "BATCH_MAX_ROWS",
+    "BATCH_MAX_WAIT_MS",
+    "STORE_QUEUE_MAX",
+    "STORE_RETRY_SECS",
+    "DB_STARTUP_TIMEOUT_SECS",
+    "MAX_CONNECTIONS",
+    "MAX_READINGS_PER_SEC",
+    "MAX_MESSAGE_BYTES",
+    "MAX_SPEED",
+    "SEND_TOKEN",
+    "ALLOWED_ORIGINS",
+    "STATIC_DIR",
+    "WS_RAW_ECHO",
+];
+
+fn flag_for(variable: &str) -> String {
+    let name = if variable == "SPEEDOMETER_BIND" {
+        "BIND"
+    } else {
+        variable
+    };
+    format!("--{}", name.to_ascii_lowercase().replace('_', "-"))
+}
+
+/// The usage text for `--help`.
+pub fn usage() -> String {
+    let mut text = String::from(
+        "usage: speedometer [--flag VALUE]...\nEach flag overrides its environment variable:\n",
+    );
+    for variable in VARIABLES {
+        text.push_str(&format!("  {:<28} {variable}\n", flag_for(variable)));
+    }
+    text.push_str("RUST_LOG sets the log filter (default info).\n");
+    text
+}
+
 impl Settings {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(&std::env::vars().collect())
+    /// Reads the process environment, overridden by command-line flags.
+    pub fn from_env_and_args(args: &[String]) -> Result<Self, ConfigError> {
+        let mut vars: HashMap<String, String> = std::env::vars().collect();
+        vars.extend(parse_flags(args)?);
+        Self::from_vars(&vars)
     }
 
     /// Reads the given variables; unset or empty ones keep their defaults.
@@ -191,6 +236,27 @@ impl Settings {
     }
 }
 
+/// `--max-speed 300` or `--max-speed=300` → (`MAX_SPEED`, `300`).
+fn parse_flags(args: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut pairs = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_string())),
+            None => (arg.as_str(), None),
+        };
+        let Some(variable) = VARIABLES.iter().find(|v| flag_for(v) == flag) else {
+            return Err(invalid("command line", arg, "unknown flag (see --help)"));
+        };
+        let value = match inline.or_else(|| args.next().cloned()) {
+            Some(value) => value,
+            None => return Err(invalid(variable, "", &format!("{flag} needs a value"))),
+        };
+        pairs.push((variable.to_string(), value));
+    }
+    Ok(pairs)
+}
+
 fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
     ConfigError {
         name,
@@ -273,6 +339,27 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn flags_override_and_name_their_variable() {
+        let args: Vec<String> = ["--max-speed", "300", "--bind=0.0.0.0:9000"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let pairs = parse_flags(&args).unwrap();
+        assert_eq!(
+            pairs,
+            [
+                ("MAX_SPEED".to_string(), "300".to_string()),
+                ("SPEEDOMETER_BIND".to_string(), "0.0.0.0:9000".to_string())
+            ]
+        );
+        assert!(parse_flags(&["--nope".to_string()]).is_err());
+        assert_eq!(
+            parse_flags(&["--max-speed".to_string()]).unwrap_err().name,
+            "MAX_SPEED"
+        );
     }
 
     #[test]

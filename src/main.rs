@@ -6,7 +6,12 @@ use speedometer::startup::{shutdown_signal, Application};
 #[actix_web::main]
 async fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let settings = match Settings::from_env() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{}", speedometer::config::usage());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::from_env_and_args(&args) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("speedometer: {e}");

@@ -9,4 +9,5 @@ mod http;
 mod proxy;
 mod send;
 mod shutdown;
+mod startup;
 mod websocket;
