@@ -10,4 +10,5 @@ mod proxy;
 mod send;
 mod shutdown;
 mod startup;
+mod storage;
 mod websocket;
