@@ -4,7 +4,8 @@
 use std::future::Future;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -54,7 +55,8 @@ pub struct Application {
     port: u16,
     server: Server,
     registry: Addr<ConnectionRegistry>,
-    writer: Addr<WriteBatcher>,
+    /// One batcher per HTTP worker.
+    writers: Arc<Mutex<Vec<Addr<WriteBatcher>>>>,
 }
 
 impl Application {
@@ -68,50 +70,60 @@ impl Application {
 
         let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);
         let executor = DbExecutor::start(pool.clone(), settings.db_workers);
-        let writer = WriteBatcher::new(
-            executor,
-            BatchBounds {
-                max_rows: settings.batch_max_rows,
-                max_wait: settings.batch_max_wait,
-                max_in_flight: settings.db_workers,
-                max_pending: settings.store_queue_max,
-                retry_for: settings.store_retry,
-            },
-            metrics.clone(),
-        )
-        .start();
+        let bounds = BatchBounds {
+            max_rows: settings.batch_max_rows,
+            max_wait: settings.batch_max_wait,
+            max_in_flight: settings.db_workers,
+            max_pending: settings.store_queue_max,
+            retry_for: settings.store_retry,
+        };
         let registry = ConnectionRegistry::default().start();
-        let writer_addr = writer.clone();
-        let registry_addr = registry.clone();
+        let writers = Arc::new(Mutex::new(Vec::new()));
+        let open_sessions = Arc::new(AtomicUsize::new(0));
 
-        let state = web::Data::new(AppState {
-            pool,
-            metrics: metrics.clone(),
-            registry: registry.clone(),
-            session_deps: SessionDeps {
-                registry,
-                writer,
-                rules: settings.reading_rules(),
-                max_message_bytes: settings.max_message_bytes,
-                max_readings_per_sec: settings.max_readings_per_sec,
-                open_sessions: Default::default(),
-                metrics,
-                raw_echo: settings.raw_echo,
-            },
-            send_token: settings.send_token.clone(),
-            allowed_origins: settings.allowed_origins.clone(),
-            static_dir: settings.static_dir.clone(),
-            max_connections: settings.max_connections,
-        });
         if settings.raw_echo {
             log::warn!("WS_RAW_ECHO is on: messages are echoed unparsed and nothing is stored");
         }
-        if !state.static_dir.join("index.html").is_file() {
+        if !settings.static_dir.join("index.html").is_file() {
             log::warn!(
                 "no dashboard at STATIC_DIR={}; build it with `npm --prefix frontend ci && npm --prefix frontend run build`",
-                state.static_dir.display()
+                settings.static_dir.display()
             );
         }
+
+        // Runs once on each HTTP worker thread. Each worker gets its own WriteBatcher on its
+        // own arbiter, so a reading and its receipt never cross threads; only whole batches
+        // travel to the DbExecutor pool.
+        let app_state = {
+            let settings = settings.clone();
+            let registry = registry.clone();
+            let writers = writers.clone();
+            move || {
+                let writer = WriteBatcher::new(executor.clone(), bounds, metrics.clone()).start();
+                if let Ok(mut all) = writers.lock() {
+                    all.push(writer.clone());
+                }
+                web::Data::new(AppState {
+                    pool: pool.clone(),
+                    metrics: metrics.clone(),
+                    registry: registry.clone(),
+                    session_deps: SessionDeps {
+                        registry: registry.clone(),
+                        writer,
+                        rules: settings.reading_rules(),
+                        max_message_bytes: settings.max_message_bytes,
+                        max_readings_per_sec: settings.max_readings_per_sec,
+                        open_sessions: open_sessions.clone(),
+                        metrics: metrics.clone(),
+                        raw_echo: settings.raw_echo,
+                    },
+                    send_token: settings.send_token.clone(),
+                    allowed_origins: settings.allowed_origins.clone(),
+                    static_dir: settings.static_dir.clone(),
+                    max_connections: settings.max_connections,
+                })
+            }
+        };
 
         let bind_error = |source| StartupError::Bind {
             bind: settings.bind.clone(),
@@ -119,7 +131,9 @@ impl Application {
         };
         let listener = TcpListener::bind(&settings.bind).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
+        let registry_addr = registry.clone();
         let server = HttpServer::new(move || {
+            let state = app_state();
             App::new()
                 .app_data(state.clone())
                 .configure(routes::configure)
@@ -136,7 +150,7 @@ impl Application {
             port,
             server,
             registry: registry_addr,
-            writer: writer_addr,
+            writers,
         })
     }
 
@@ -173,7 +187,9 @@ impl Application {
             }
             actix_rt::time::sleep(Duration::from_millis(20)).await;
         }
-        if actix_rt::time::timeout(SHUTDOWN_GRACE, self.writer.send(Drain))
+        let writers = self.writers.lock().map(|w| w.clone()).unwrap_or_default();
+        let drained = futures_util::future::join_all(writers.iter().map(|w| w.send(Drain)));
+        if actix_rt::time::timeout(SHUTDOWN_GRACE, drained)
             .await
             .is_err()
         {
