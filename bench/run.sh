@@ -5,8 +5,8 @@
 #   bench/run.sh b c        # only some parts
 #
 #   a  raw multi-row insert rate of speed_data (speedometer-dbbench: the server's own
-#      insert_readings, 1,000-row transactions, 1 and 4 writers)
-#   b  the service end to end, closed loop (64 connections x window 32), group commit on
+#      insert_batch, 1,000-row transactions, 1 and 4 writers)
+#   b  the service end to end, closed loop (128 connections x window 16), group commit on
 #   c  the same with BATCH_MAX_ROWS=1 (one commit per reading: the naive baseline)
 #   d  15,000 connections at 1 reading/s each (target: p99 <= 50 ms, no errors, every row stored)
 #   e  server RSS per idle connection with 15,000 idle connections (target: <= 20 KB)
@@ -15,8 +15,8 @@
 # afterwards, and a free port on 127.0.0.1; the server is stopped with SIGTERM. Logs and the
 # load generator's full output go to target/bench/<time>/. Knobs (environment):
 #   BENCH_MYSQL_URL (mysql://root@127.0.0.1:3306)  BENCH_THREADS (2)  BENCH_SOURCE_ADDRS (16)
-#   BENCH_A_SECS (10)  BENCH_B_SECS (20)  BENCH_B_CONNS (64)  BENCH_B_WINDOW (32)  BENCH_C_SECS (20)
-#   BENCH_D_SECS (60)  BENCH_D_CONNS (15000)  BENCH_D_RATE (1)  BENCH_RAMP (1000)
+#   BENCH_A_SECS (10)  BENCH_B_SECS (20)  BENCH_B_CONNS (128)  BENCH_B_WINDOW (16)  BENCH_C_SECS (20)
+#   BENCH_D_SECS (60)  BENCH_D_CONNS (15000)  BENCH_D_RATE (1)  BENCH_D_DRAIN (30)  BENCH_RAMP (1000)
 #   BENCH_E_CONNS (15000)  BENCH_E_HOLD (15)  BENCH_RUST_LOG (warn)  BENCH_NO_BUILD (unset)
 # Exit status: 0 when every part ran and every correctness check passed (targets that are
 # missed are reported, not failed); 1 otherwise.
@@ -41,12 +41,13 @@ SOURCE_ADDRS="${BENCH_SOURCE_ADDRS:-16}"
 RAMP="${BENCH_RAMP:-1000}"
 A_SECS="${BENCH_A_SECS:-10}"
 B_SECS="${BENCH_B_SECS:-20}"
-B_CONNS="${BENCH_B_CONNS:-64}"
-B_WINDOW="${BENCH_B_WINDOW:-32}"
+B_CONNS="${BENCH_B_CONNS:-128}"
+B_WINDOW="${BENCH_B_WINDOW:-16}"
 C_SECS="${BENCH_C_SECS:-20}"
 D_SECS="${BENCH_D_SECS:-60}"
 D_CONNS="${BENCH_D_CONNS:-15000}"
 D_RATE="${BENCH_D_RATE:-1}"
+D_DRAIN="${BENCH_D_DRAIN:-30}"
 E_CONNS="${BENCH_E_CONNS:-15000}"
 E_HOLD="${BENCH_E_HOLD:-15}"
 SERVER_LOG_LEVEL="${BENCH_RUST_LOG:-warn}"
@@ -164,8 +165,32 @@ start_server() {
     MARIADB_PID=$(mariadb_pid)
     MARIADB_CPU0=$([[ -n "$MARIADB_PID" ]] && cpu_secs "$MARIADB_PID" || echo 0)
     MACHINE_CPU0=$(machine_busy_secs)
+    DB_STATUS0=$(db_status)
     SERVER_T0=$(now_secs)
 }
+
+# InnoDB counters: pages read from disk (buffer pool misses), fsyncs.
+db_status() {
+    sql "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_reads', 'Innodb_buffer_pool_read_requests', 'Innodb_data_fsyncs')" | sort
+}
+
+# What the server and MariaDB did since start_server: batches (from the server's /metrics,
+# saved to the log folder) and InnoDB's disk reads and fsyncs.
+storage_report() {
+    local metrics="$OUT/metrics-$SERVER_NAME.txt"
+    curl -fsS "http://127.0.0.1:$SERVER_PORT/metrics" >"$metrics" 2>/dev/null || true
+    local batches
+    batches=$(awk '
+        /^speedometer_batch_rows_sum/ { rows = $2 } /^speedometer_batch_rows_count/ { n = $2 }
+        /^speedometer_batch_seconds_sum/ { secs = $2 }
+        END { if (n > 0) printf "%d batches, mean %.1f rows and %.1f ms each", n, rows / n, 1000 * secs / n; else print "no batches" }' "$metrics")
+    local innodb
+    innodb=$(join <(echo "$DB_STATUS0") <(db_status) | awk '
+        { d[$1] = $3 - $2 }
+        END { printf "InnoDB: %d pages read from disk (of %d page requests), %d fsyncs", d["Innodb_buffer_pool_reads"], d["Innodb_buffer_pool_read_requests"], d["Innodb_data_fsyncs"] }')
+    echo "storage: $batches; $innodb"
+}
+
 
 # CPU since start_server, in core-seconds and as a share of one core: the server, MariaDB, the
 # load generator (its own report: $1), and everything else on the machine (kernel softirq work
@@ -183,6 +208,20 @@ cpu_report() {
             printf "cpu over %.0f s: server %.1f s (%.0f%% of a core), mariadbd %.1f s (%.0f%%), load generator %.1f s (%.0f%%), rest of the machine %.1f s (%.0f%%); machine %.0f%% busy of %d cores\n",
                 w, s, 100 * s / w, m, 100 * m / w, l, 100 * l / w, o, 100 * o / w, 100 * c / (w * cores), cores
         }'
+}
+
+# The server's CPU per thread name since it started ("main" is the process's first thread).
+thread_report() {
+    local pid=$1 hz
+    hz=$(getconf CLK_TCK)
+    for task in /proc/"$pid"/task/*; do
+        local tid=${task##*/} name
+        name=$(cat "$task/comm" 2>/dev/null) || continue
+        [[ "$tid" == "$pid" ]] && name="main"
+        awk -v n="$name" '{ print n "\t" ($14 + $15) }' "$task/stat" 2>/dev/null || true
+    done | awk -F'\t' -v hz="$hz" '
+        { t[$1] += $2; c[$1]++ }
+        END { for (n in t) if (t[n] > 0) printf "%s%s x%d %.1f s", (k++ ? ", " : ""), n, c[n], t[n] / hz; print "" }'
 }
 
 # SIGTERM, then wait (the server's shutdown is bounded by 3 x 10 s); check its exit status.
@@ -229,7 +268,7 @@ load() {
     fi
 }
 
-num() { jq -r "$1 // empty" <<<"$RESULT"; }
+num() { jq -r "$1 | if . == null then empty else . end" <<<"$RESULT"; }
 fmt() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "") print "n/a"; else printf f, x }'; }
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (x == "" || y == "" || y == 0) print "n/a"; else printf "%.1f", x / y }'; }
 
@@ -237,6 +276,30 @@ say "speedometer benchmark: parts [$PARTS], $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 say "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
 say "database: $(sql 'SELECT VERSION()') at $DB_HOST:$DB_PORT, innodb_flush_log_at_trx_commit=$(sql 'SELECT @@innodb_flush_log_at_trx_commit'), innodb_buffer_pool_size=$(sql 'SELECT @@innodb_buffer_pool_size DIV 1048576') MiB"
 say "open files: $(ulimit -n); load generator threads: $THREADS; logs: $OUT"
+# Echoes wait for the commit, so the disk's fsync latency bounds the echo latency: probe it on
+# the file system of MariaDB's data directory (5 s of 4 KiB write + fsync; needs python3).
+DATADIR=$(sql 'SELECT @@datadir' 2>/dev/null || true)
+if command -v python3 >/dev/null && [[ -d "$DATADIR" ]] && [[ "$(stat -c %d "$DATADIR")" == "$(stat -c %d "$OUT")" ]]; then
+    say "disk: $(python3 - "$OUT/fsync-probe.tmp" <<'PY'
+import os, sys, time
+path = sys.argv[1]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+lat = []
+end = time.monotonic() + 5
+while time.monotonic() < end:
+    os.write(fd, b"x" * 4096)
+    t = time.perf_counter()
+    os.fsync(fd)
+    lat.append(time.perf_counter() - t)
+os.close(fd)
+os.unlink(path)
+lat.sort()
+n = len(lat)
+q = lambda f: lat[min(n - 1, int(n * f))] * 1e3
+print(f"fsync on the database's file system: {n} in 5 s, p50 {q(0.5):.2f} ms, p99 {q(0.99):.2f} ms, p99.9 {q(0.999):.2f} ms, max {lat[-1] * 1e3:.1f} ms")
+PY
+)"
+fi
 idle0=$(machine_busy_secs)
 sleep 2
 idle1=$(machine_busy_secs)
@@ -251,7 +314,7 @@ fi
 A_BEST="" B_RATE="" C_RATE=""
 
 if want a; then
-    say "(a) raw multi-row INSERT rate: speedometer-dbbench (insert_readings, 1,000-row transactions), ${A_SECS} s each"
+    say "(a) raw multi-row INSERT rate: speedometer-dbbench (the server's insert_batch, 1,000-row transactions), ${A_SECS} s each"
     db=$(fresh_database)
     for writers in 1 4; do
         status=0
@@ -278,6 +341,8 @@ if want b; then
     start_server b
     load b --connections "$B_CONNS" --window "$B_WINDOW" --duration "$B_SECS"
     say "    $(cpu_report "$(num .cpu_secs)")"
+    say "    server threads (CPU since start): $(thread_report "$SERVER_PID")"
+    say "    $(storage_report)"
     stop_server
     B_RATE=$(num .echoes_per_sec)
     B_JSON=$RESULT
@@ -289,6 +354,8 @@ if want c; then
     start_server c BATCH_MAX_ROWS=1
     load c --connections "$B_CONNS" --window "$B_WINDOW" --duration "$C_SECS"
     say "    $(cpu_report "$(num .cpu_secs)")"
+    say "    server threads (CPU since start): $(thread_report "$SERVER_PID")"
+    say "    $(storage_report)"
     stop_server
     C_RATE=$(num .echoes_per_sec)
     C_JSON=$RESULT
@@ -299,8 +366,10 @@ if want d; then
     say "(d) ${D_CONNS} connections x ${D_RATE} reading/s, ramp ${RAMP}/s over ${SOURCE_ADDRS} source addresses, ${D_SECS} s measured"
     start_server d
     load d --connections "$D_CONNS" --rate "$D_RATE" --ramp "$RAMP" --source-addrs "$SOURCE_ADDRS" \
-        --duration "$D_SECS"
+        --duration "$D_SECS" --drain-timeout "$D_DRAIN"
     say "    $(cpu_report "$(num .cpu_secs)")"
+    say "    server threads (CPU since start): $(thread_report "$SERVER_PID")"
+    say "    $(storage_report)"
     stop_server
     D_JSON=$RESULT
     say ""
@@ -335,6 +404,8 @@ if want e; then
     ((status == 0)) || FAILURES+=("e: load generator reported a failed check (exit $status)")
     RSS_AFTER_CLOSE=$(rss_kb "$SERVER_PID")
     say "    $(cpu_report "$(num .cpu_secs)")"
+    say "    server threads (CPU since start): $(thread_report "$SERVER_PID")"
+    say "    $(storage_report)"
     stop_server
     E_JSON=$RESULT
     if [[ -n "$RSS1" ]]; then
@@ -372,7 +443,7 @@ if want d; then
     verdict=$(awk -v x="$p99" 'BEGIN { if (x == "") print "n/a"; else if (x <= 50) print "met"; else print "MISSED" }')
     errors=$(jq -r '[.error_frames, .failed, .dropped, .mismatched, .skipped, .unexpected, .unanswered] | map(. // 0) | add' <<<"$RESULT")
     say "(d) $(num .opened)/${D_CONNS} connections open, $(fmt "$(num .echoes_per_sec)" '%.0f') echoes/s; p50 $(fmt "$(num .latency_ms.p50)" '%.1f') ms, p99 $(fmt "$p99" '%.1f') ms (target <= 50 ms: $verdict), p99.9 $(fmt "$(num .latency_ms.p99_9)" '%.1f') ms, max $(fmt "$(num .latency_ms.max)" '%.1f') ms"
-    say "    errors $errors (error frames $(num .error_frames), failed $(num .failed), dropped $(num .dropped), mismatched $(num .mismatched), unanswered $(num .unanswered)); rows $(num .db_rows) for $(num .echoed) echoes: $(num .db_ok)"
+    say "    errors $errors (error frames $(num .error_frames), failed $(num .failed), dropped $(num .dropped), mismatched $(num .mismatched), unanswered $(num .unanswered)); rows $(num .db_rows) for $(num .echoed) echoes of $(num .sent) sent: $(num .db_ok)"
 fi
 if want e; then
     verdict=$(awk -v x="$E_KB" 'BEGIN { if (x == "") print "n/a"; else if (x <= 20) print "met"; else print "MISSED" }')

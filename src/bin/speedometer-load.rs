@@ -1145,16 +1145,25 @@ impl Report<'_> {
             println!("server close {}", codes.join(", "));
         }
         match self.db {
-            Some(DbCount::Rows(n)) => println!(
-                "database     {n} rows with reading_id LIKE '{}-%', echoed {}: {}",
-                self.run_id,
-                s.echoed,
-                if self.db_ok() == Some(true) {
-                    "OK"
+            Some(DbCount::Rows(n)) => {
+                let n = (*n).max(0) as u64;
+                let verdict = if self.db_ok() == Some(true) {
+                    "OK: rows = echoes".to_string()
+                } else if n >= s.echoed && n <= s.sent {
+                    // Unanswered readings may well be stored: the client stopped waiting.
+                    format!(
+                        "MISMATCH: every echoed reading can be stored, plus {} of the {} sent without an echo",
+                        n - s.echoed,
+                        s.sent - s.echoed
+                    )
                 } else {
-                    "MISMATCH"
-                }
-            ),
+                    "MISMATCH".to_string()
+                };
+                println!(
+                    "database     {n} rows with reading_id LIKE '{}-%' for {} echoes of {} sent: {verdict}",
+                    self.run_id, s.echoed, s.sent
+                );
+            }
             Some(DbCount::Failed(e)) => println!("database     check failed: {e}"),
             None => {}
         }
