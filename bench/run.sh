@@ -10,6 +10,8 @@
 #   c  the same with BATCH_MAX_ROWS=1 (one commit per reading: the naive baseline)
 #   d  15,000 connections at 1 reading/s each (target: p99 <= 50 ms, no errors, every row stored)
 #   e  server RSS per idle connection with 15,000 idle connections (target: <= 20 KB)
+#   f  the Autobahn WebSocket conformance cases, all sections but compression (incl. 9, the
+#      large-message and throughput cases), via scripts/autobahn.sh
 #
 # Each server run gets a fresh database speedometer_bench_<random> on $BENCH_MYSQL_URL, dropped
 # afterwards, and a free port on 127.0.0.1; the server is stopped with SIGTERM. Logs and the
@@ -25,10 +27,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-PARTS="${*:-a b c d e}"
+PARTS="${*:-a b c d e f}"
 for p in $PARTS; do
-    case "$p" in a | b | c | d | e) ;; *)
-        echo "usage: bench/run.sh [a] [b] [c] [d] [e]" >&2
+    case "$p" in a | b | c | d | e | f) ;; *)
+        echo "usage: bench/run.sh [a] [b] [c] [d] [e] [f]" >&2
         exit 2
         ;;
     esac
@@ -419,6 +421,18 @@ if want e; then
     say ""
 fi
 
+if want f; then
+    say ""
+    say "(f) Autobahn conformance, every section but compression (12, 13), raw-echo mode"
+    if AUTOBAHN_SUMMARY="$OUT/autobahn.md" scripts/autobahn.sh '*' >"$OUT/autobahn.log" 2>&1; then
+        F_VERDICT="all cases passed"
+    else
+        F_VERDICT="FAILED (see $OUT/autobahn.log)"
+        FAILURES+=("autobahn: $F_VERDICT")
+    fi
+    grep '^|' "$OUT/autobahn.md" 2>/dev/null | sed 's/^/    /' | tee -a "$OUT/summary.txt" || true
+fi
+
 say "== summary =="
 if want a; then
     say "(a) raw insert limit:            $(fmt "$A_BEST" '%.0f') rows/s (best of 1 and 4 writers)"
@@ -449,6 +463,9 @@ if want e; then
     verdict=$(awk -v x="$E_KB" 'BEGIN { if (x == "") print "n/a"; else if (x <= 20) print "met"; else print "MISSED" }')
     RESULT=$E_JSON
     say "(e) $(fmt "$E_KB" '%.1f') KB of server RSS per idle connection (target <= 20 KB: $verdict); $(num .held_open)/${E_CONNS} stayed open for ${E_HOLD} s"
+fi
+if want f; then
+    say "(f) Autobahn sections 1-10: ${F_VERDICT}"
 fi
 if ((${#FAILURES[@]} > 0)); then
     say ""

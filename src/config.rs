@@ -58,7 +58,7 @@ impl Default for Settings {
             batch_max_rows: 1000,
             batch_max_wait: Duration::from_millis(2),
             store_queue_max: 200_000,
-            store_retry: Duration::from_secs(30),
+            store_retry: Duration::from_secs(60),
             db_startup_timeout: Duration::from_secs(30),
             max_message_bytes: 64 * 1024,
             max_connections: 16_384,

@@ -120,17 +120,19 @@ async fn ready_status(app: &TestApp) -> u16 {
     app.get_json("/readyz").await.0
 }
 
-#[actix_rt::test]
-async fn a_database_outage_within_the_retry_bound_loses_and_duplicates_nothing() {
+/// Four clients stream a reading every 10 ms for `streaming`; the database is cut for `outage`
+/// starting 0.7 s in. Nothing may be refused, lost or stored twice.
+async fn survive_outage(outage: Duration, streaming: Duration) {
     let proxy = DbProxy::start(None);
     let app = spawn_behind(&proxy, Duration::from_secs(30)).await;
+    let per_client = (streaming.as_millis() / 10) as usize;
     let mut streams = Vec::new();
     for tag in 0..4 {
         let client = app.connect().await;
         streams.push(actix_rt::spawn(stream(
             client,
             tag,
-            300,
+            per_client,
             Duration::from_millis(10),
         )));
     }
@@ -138,7 +140,7 @@ async fn a_database_outage_within_the_retry_bound_loses_and_duplicates_nothing()
     proxy.set(Mode::Cut);
     actix_rt::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(ready_status(&app).await, 503, "/readyz reports the outage");
-    actix_rt::time::sleep(Duration::from_millis(1700)).await;
+    actix_rt::time::sleep(outage.saturating_sub(Duration::from_millis(300))).await;
     proxy.set(Mode::Open);
 
     let mut outcomes = Vec::new();
@@ -146,14 +148,27 @@ async fn a_database_outage_within_the_retry_bound_loses_and_duplicates_nothing()
         outcomes.push(s.await.unwrap());
     }
     let echoed: usize = outcomes.iter().map(|o| o.echoed.len()).sum();
-    println!("outage of 2 s: {echoed} readings streamed, echoed and stored");
+    println!("outage of {outage:?}: {echoed} readings streamed, echoed and stored");
     assert!(
         outcomes.iter().all(|o| o.refused.is_empty()),
         "no reading refused"
     );
-    assert_eq!(echoed, 1200);
+    assert_eq!(echoed, 4 * per_client);
     assert_stored_exactly(&app, &outcomes);
     assert_eq!(ready_status(&app).await, 200, "/readyz recovers");
+}
+
+#[actix_rt::test]
+async fn a_database_outage_within_the_retry_bound_loses_and_duplicates_nothing() {
+    survive_outage(Duration::from_secs(2), Duration::from_secs(3)).await;
+}
+
+/// The 30 s outage of the issue (25 s cut while streaming); slow, so run on demand:
+/// `cargo test --test api -- --ignored a_long`.
+#[actix_rt::test]
+#[ignore]
+async fn a_long_database_outage_loses_and_duplicates_nothing() {
+    survive_outage(Duration::from_secs(25), Duration::from_secs(28)).await;
 }
 
 #[actix_rt::test]
