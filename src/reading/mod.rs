@@ -172,9 +172,7 @@ fn parse_timestamp(raw: &str, received_at: DateTime<Utc>) -> Result<DateTime<Utc
             .map_err(|_| ReadingError::reading("`timestamp` is not a valid string"))?;
         timestamp::from_text(&text, received_at).map_err(invalid)
     } else if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-        let number: f64 = serde_json::from_str(raw)
-            .map_err(|_| ReadingError::reading("`timestamp` is not a finite number"))?;
-        timestamp::from_epoch_number(number).map_err(invalid)
+        timestamp::from_epoch_text(raw).map_err(invalid)
     } else {
         Err(ReadingError::reading(
             "`timestamp` must be a string, a number or null",

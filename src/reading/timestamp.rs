@@ -45,27 +45,86 @@ fn storable(instant: DateTime<Utc>) -> Result<DateTime<Utc>, TimestampError> {
     Ok(instant.with_nanosecond(micros * 1_000).unwrap_or(instant))
 }
 
-/// An epoch number: seconds below [`EPOCH_MILLIS_FROM`], milliseconds from there on.
-pub fn from_epoch_number(value: f64) -> Result<DateTime<Utc>, TimestampError> {
-    if !value.is_finite() {
-        return Err(error("timestamp must be a finite number"));
+/// An epoch number as JSON number text (`1764763200.25`, `1764763200250`, `1.7e9`): seconds
+/// below [`EPOCH_MILLIS_FROM`], milliseconds from there on. Converted from the decimal digits
+/// exactly, truncated (floored) to the microsecond: no float rounding can carry
+/// `…59.9999999` into the next second or day.
+pub fn from_epoch_text(raw: &str) -> Result<DateTime<Utc>, TimestampError> {
+    let out_of_range = || error("timestamp is outside the years 1000 to 9999");
+    let not_a_number = || error("timestamp is not a number");
+    let (negative, unsigned) = match raw.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, raw),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        // Beyond ±400 the value is far outside any storable time (or indistinguishable from 0).
+        Some((m, e)) => (
+            m,
+            e.parse::<i64>()
+                .ok()
+                .filter(|e| e.abs() <= 400)
+                .ok_or_else(out_of_range)?,
+        ),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() || !(whole.bytes().chain(fraction.bytes())).all(|b| b.is_ascii_digit()) {
+        return Err(not_a_number());
     }
-    let micros_per_unit = if value < EPOCH_MILLIS_FROM { 1e6 } else { 1e3 };
-    let micros = (value * micros_per_unit).round();
-    let (first, last) = storable_range();
-    // Checked as floats first: the cast below saturates, it never fails loudly.
-    if micros < first.timestamp_micros() as f64 || micros > last.timestamp_micros() as f64 {
-        return Err(error("timestamp is outside the years 1000 to 9999"));
+    // value = digits × 10^-scale
+    let digits = format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    let scale = fraction.len() as i64 - exponent;
+    // Digits before the decimal point; a storable time has at most 15 (milliseconds).
+    if digits.len() as i64 - scale > 16 {
+        return Err(out_of_range());
     }
-    DateTime::from_timestamp_micros(micros as i64)
-        .ok_or_else(|| error("timestamp is outside the years 1000 to 9999"))
+    let whole_value = truncate_decimal(digits, scale);
+    let unit_shift = if negative || whole_value < EPOCH_MILLIS_FROM as i128 {
+        6
+    } else {
+        3
+    };
+    let mut micros = truncate_decimal(digits, scale - unit_shift);
+    if negative {
+        // Floor, not truncate toward zero: -0.0000001 s is 1 µs before the epoch.
+        let dropped = scale - unit_shift;
+        let exact = dropped <= 0 || {
+            let keep = digits.len().saturating_sub(dropped as usize);
+            digits[keep..].bytes().all(|b| b == b'0')
+        };
+        micros = -micros - i128::from(!exact);
+    }
+    let micros = i64::try_from(micros).map_err(|_| out_of_range())?;
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(out_of_range)
         .and_then(storable)
+}
+
+/// ⌊digits × 10^-scale⌋ for a digit string whose value has at most 16 whole digits.
+fn truncate_decimal(digits: &str, scale: i64) -> i128 {
+    if scale <= 0 {
+        let mut value: i128 = digits.parse().unwrap_or(0);
+        for _ in 0..(-scale).min(30) {
+            value = value.saturating_mul(10);
+        }
+        value
+    } else {
+        let keep = digits.len().saturating_sub(scale as usize);
+        digits[..keep].parse().unwrap_or(0)
+    }
 }
 
 /// A string: RFC 3339 with an offset, or a local time of day.
 pub fn from_text(text: &str, received_at: DateTime<Utc>) -> Result<DateTime<Utc>, TimestampError> {
     if let Ok(instant) = DateTime::<FixedOffset>::parse_from_rfc3339(text.trim()) {
-        return storable(instant.with_timezone(&Utc));
+        let instant = instant.with_timezone(&Utc);
+        // chrono takes `:60` at any minute; a real leap second is only ever 23:59:60 UTC.
+        let is_leap = instant.nanosecond() >= 1_000_000_000;
+        if is_leap && (instant.hour(), instant.minute()) != (23, 59) {
+            return Err(error("second 60 exists only at 23:59 UTC"));
+        }
+        return storable(instant);
     }
     if let Some(clock) = parse_time_of_day(text) {
         return nearest_local_moment(clock, received_at, &Local)
@@ -173,35 +232,62 @@ mod tests {
     }
 
     #[test]
+    fn leap_seconds_only_at_the_end_of_a_utc_day() {
+        assert_eq!(
+            from_text("2016-12-31T23:59:60.5Z", Utc::now()).unwrap(),
+            utc("2016-12-31T23:59:59.999999Z")
+        );
+        assert!(from_text("2026-06-01T12:34:60Z", Utc::now()).is_err());
+    }
+
+    #[test]
     fn rfc3339_without_offset_is_refused() {
         assert!(from_text("2026-12-03T12:00:00", Utc::now()).is_err());
     }
 
     #[test]
     fn epoch_numbers_switch_from_seconds_to_milliseconds() {
+        let t = |raw: &str| from_epoch_text(raw).unwrap();
+        assert_eq!(t("1764763200.25"), utc("2025-12-03T12:00:00.250Z"));
+        assert_eq!(t("1764763200250"), utc("2025-12-03T12:00:00.250Z"));
+        assert_eq!(t("1.76476320025e12"), utc("2025-12-03T12:00:00.250Z"));
+        assert_eq!(t("99999999999"), utc("5138-11-16T09:46:39Z"));
+        assert_eq!(t("100000000000"), utc("1973-03-03T09:46:40Z"));
+        assert_eq!(t("0"), utc("1970-01-01T00:00:00Z"));
+        assert_eq!(t("-1.5"), utc("1969-12-31T23:59:58.5Z"));
+        assert_eq!(t("-0.0000001"), utc("1969-12-31T23:59:59.999999Z"));
+    }
+
+    #[test]
+    fn epoch_digits_are_truncated_never_rounded_into_the_next_day() {
         assert_eq!(
-            from_epoch_number(1_764_763_200.25).unwrap(),
-            utc("2025-12-03T12:00:00.250Z")
+            from_epoch_text("1764806399.9999999").unwrap(),
+            utc("2025-12-03T23:59:59.999999Z")
         );
         assert_eq!(
-            from_epoch_number(1_764_763_200_250.0).unwrap(),
-            utc("2025-12-03T12:00:00.250Z")
-        );
-        assert_eq!(
-            from_epoch_number(99_999_999_999.0).unwrap(),
-            utc("5138-11-16T09:46:39Z")
-        );
-        assert_eq!(
-            from_epoch_number(100_000_000_000.0).unwrap(),
-            utc("1973-03-03T09:46:40Z")
+            from_epoch_text("1764806399999.9999").unwrap(),
+            utc("2025-12-03T23:59:59.999999Z")
         );
     }
 
     #[test]
     fn epoch_numbers_outside_datetime_range_are_refused() {
-        for bad in [9e18, -9e18, f64::NAN, f64::INFINITY, 1e300] {
-            assert!(from_epoch_number(bad).is_err(), "{bad} accepted");
+        for bad in [
+            "9e18",
+            "-9e18",
+            "1e300",
+            "1e400",
+            "-1e400",
+            "99999999999999999999",
+            "1e-99999999999999999999",
+        ] {
+            assert!(from_epoch_text(bad).is_err(), "{bad} accepted");
         }
+        assert_eq!(
+            from_epoch_text("1e-300").unwrap(),
+            utc("1970-01-01T00:00:00Z")
+        );
+        assert!(from_epoch_text("1e-401").is_err());
     }
 
     #[test]

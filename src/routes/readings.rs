@@ -123,8 +123,8 @@ fn wants_csv(req: &HttpRequest, format: Option<&str>) -> Result<bool, AppError> 
 
 /// `since`/`until`: RFC 3339 or epoch seconds/milliseconds, as readings accept.
 fn bound(name: &str, text: &str) -> Result<chrono::NaiveDateTime, AppError> {
-    let parsed: Result<DateTime<Utc>, _> = match text.parse::<f64>() {
-        Ok(number) => timestamp::from_epoch_number(number),
+    let parsed: Result<DateTime<Utc>, _> = match text.trim().parse::<f64>() {
+        Ok(_) => timestamp::from_epoch_text(text.trim()),
         Err(_) => timestamp::from_text(text, Utc::now()),
     };
     parsed

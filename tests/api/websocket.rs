@@ -41,25 +41,27 @@ async fn the_root_path_also_speaks_websocket() {
 async fn every_timestamp_form_is_stored_as_utc() {
     let app = spawn_app().await;
     let mut client = app.connect().await;
+    // The timestamp as the client writes it, JSON text.
     let cases = [
         (
-            json!("2026-12-03T13:00:00.5+01:00"),
+            r#""2026-12-03T13:00:00.5+01:00""#,
             naive("2026-12-03T12:00:00.5Z"),
         ),
         (
-            json!("2026-12-03T12:00:00.123456Z"),
+            r#""2026-12-03T12:00:00.123456Z""#,
             naive("2026-12-03T12:00:00.123456Z"),
         ),
         (
-            json!("2024-01-01T23:59:59.600Z"),
+            r#""2024-01-01T23:59:59.600Z""#,
             naive("2024-01-01T23:59:59.600Z"),
         ),
-        (json!(1764763200.25), naive("2025-12-03T12:00:00.25Z")),
-        (json!(1764763200250i64), naive("2025-12-03T12:00:00.25Z")),
+        ("1764763200.25", naive("2025-12-03T12:00:00.25Z")),
+        ("1764763200250", naive("2025-12-03T12:00:00.25Z")),
+        ("1764806399.9999999", naive("2025-12-03T23:59:59.999999Z")),
     ];
     for (timestamp, _) in &cases {
         client
-            .roundtrip(&json!({"speed": 10, "timestamp": timestamp}).to_string())
+            .roundtrip(&format!(r#"{{"speed":10,"timestamp":{timestamp}}}"#))
             .await;
     }
     let stored: Vec<_> = app.rows().into_iter().map(|r| r.timestamp).collect();
@@ -168,8 +170,15 @@ async fn a_reading_id_already_stored_is_echoed_but_not_stored_again() {
     client.roundtrip(text).await;
     let mut other = app.connect().await;
     other.roundtrip(text).await;
+    // Ids that differ only in case or trailing spaces are different ids.
+    client
+        .roundtrip(r#"{"id":"2D3C6C1E-5b1a-4c55-9a53-4f1f5d0e9d11","speed":31}"#)
+        .await;
+    client
+        .roundtrip(r#"{"id":"2d3c6c1e-5b1a-4c55-9a53-4f1f5d0e9d11 ","speed":32}"#)
+        .await;
     let rows = app.rows();
-    assert_eq!(rows.len(), 1);
+    assert_eq!(rows.len(), 3);
     assert_eq!(
         rows[0].reading_id.as_deref(),
         Some("2d3c6c1e-5b1a-4c55-9a53-4f1f5d0e9d11")
