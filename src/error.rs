@@ -104,3 +104,26 @@ impl ResponseError for AppError {
         response.json(json!({"error": self.code(), "message": self.to_string()}))
     }
 }
+
+/// Middleware hook: an error response that is not already JSON (actix's own 405s, a static file
+/// path it refuses, …) gets the same `{"error": ..., "message": ...}` body as ours.
+pub fn json_error_body<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::middleware::ErrorHandlerResponse;
+    let is_json = res
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let reason = status.canonical_reason().unwrap_or("error");
+    let code = reason.to_ascii_lowercase().replace([' ', '-'], "_");
+    let (req, _) = res.into_parts();
+    let response = HttpResponse::build(status).json(json!({"error": code, "message": reason}));
+    Ok(ErrorHandlerResponse::Response(
+        actix_web::dev::ServiceResponse::new(req, response).map_into_right_body(),
+    ))
+}

@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_web::dev::Server;
+use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
 use crate::db::batcher::{BatchBounds, Drain, WriteBatcher};
 use crate::db::executor::DbExecutor;
 use crate::db::{self, DbPool};
+use crate::error::json_error_body;
 use crate::metrics::Metrics;
 use crate::registry::{ConnectionRegistry, CountConnections, ShutdownAll};
 use crate::routes;
@@ -135,6 +137,7 @@ impl Application {
         let server = HttpServer::new(move || {
             let state = app_state();
             App::new()
+                .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .app_data(state.clone())
                 .configure(routes::configure)
                 .service(routes::dashboard_files(&state))

@@ -44,6 +44,33 @@ async fn unknown_paths_and_wrong_methods_get_json_errors() {
         (status, body["error"].as_str()),
         (426, Some("upgrade_required"))
     );
+    for (method, path) in [
+        ("POST", "/connections"),
+        ("DELETE", "/api/readings"),
+        ("POST", "/ws"),
+    ] {
+        let mut response = app
+            .http
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 405, "{method} {path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "method_not_allowed", "{method} {path}");
+    }
+    let mut response = app
+        .http
+        .get(app.url("/assets/..%2f..%2fetc%2fpasswd"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error());
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["error"].is_string() && body["message"].is_string(),
+        "{body}"
+    );
 }
 
 #[actix_rt::test]
