@@ -44,6 +44,8 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// `WS_RAW_ECHO`: conformance-test mode, echoing every message unparsed (never in production).
     pub raw_echo: bool,
+    /// `RUST_LOG`: the log filter.
+    pub rust_log: String,
     /// `STATIC_DIR`: the built dashboard.
     pub static_dir: PathBuf,
 }
@@ -68,6 +70,7 @@ impl Default for Settings {
             allowed_origins: Vec::new(),
             static_dir: PathBuf::from("frontend/dist"),
             raw_echo: false,
+            rust_log: "info".into(),
         }
     }
 }
@@ -101,6 +104,7 @@ pub const VARIABLES: &[&str] = &[
     "ALLOWED_ORIGINS",
     "STATIC_DIR",
     "WS_RAW_ECHO",
+    "RUST_LOG",
 ];
 
 fn flag_for(variable: &str) -> String {
@@ -120,7 +124,6 @@ pub fn usage() -> String {
     for variable in VARIABLES {
         text.push_str(&format!("  {:<28} {variable}\n", flag_for(variable)));
     }
-    text.push_str("RUST_LOG sets the log filter (default info).\n");
     text
 }
 
@@ -150,7 +153,7 @@ impl Settings {
             check(
                 "DATABASE_URL",
                 v,
-                v.starts_with("mysql://"),
+                v.starts_with("mysql://") && crate::db::split_database_url(v).is_some(),
                 "expected mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
             )?;
             s.database_url = v.to_string();
@@ -194,6 +197,16 @@ impl Settings {
                 speed.ok_or_else(|| invalid("MAX_SPEED", v, "expected a positive number"))?;
         }
         s.send_token = get("SEND_TOKEN").map(str::to_string);
+        if let Some(raw) = vars.get("SEND_TOKEN") {
+            // Set but blank would silently leave /send open.
+            let blank = !raw.is_empty() && raw.trim().is_empty();
+            check(
+                "SEND_TOKEN",
+                "",
+                !blank,
+                "is blank; unset it to leave /send open",
+            )?;
+        }
         if let Some(v) = get("ALLOWED_ORIGINS") {
             s.allowed_origins = v
                 .split(',')
@@ -218,6 +231,21 @@ impl Settings {
         }
         if let Some(v) = get("STATIC_DIR") {
             s.static_dir = PathBuf::from(v);
+            check(
+                "STATIC_DIR",
+                v,
+                s.static_dir.is_dir(),
+                "no such directory (build the dashboard, or unset it)",
+            )?;
+        }
+        if let Some(v) = vars.get("RUST_LOG") {
+            check(
+                "RUST_LOG",
+                v,
+                is_valid_log_filter(v),
+                "expected directives like info or speedometer=debug,actix_web=warn",
+            )?;
+            s.rust_log = v.clone();
         }
         if s.db_workers > s.db_pool_size as usize {
             return Err(invalid(
@@ -255,6 +283,30 @@ fn parse_flags(args: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
         pairs.push((variable.to_string(), value));
     }
     Ok(pairs)
+}
+
+/// env_logger ignores what it cannot parse; we refuse it instead. Directives are comma-separated
+/// `LEVEL`, `TARGET` or `TARGET=LEVEL`, optionally followed by `/REGEX`.
+fn is_valid_log_filter(filter: &str) -> bool {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let directives = filter.split('/').next().unwrap_or("");
+    directives
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .all(|directive| {
+            let target_ok = |t: &str| {
+                !t.is_empty()
+                    && t.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-' | '.'))
+            };
+            match directive.split_once('=') {
+                Some((target, level)) => {
+                    target_ok(target) && LEVELS.contains(&level.to_ascii_lowercase().as_str())
+                }
+                None => target_ok(directive),
+            }
+        })
 }
 
 fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
@@ -360,6 +412,31 @@ mod tests {
             parse_flags(&["--max-speed".to_string()]).unwrap_err().name,
             "MAX_SPEED"
         );
+    }
+
+    #[test]
+    fn log_filters_are_checked() {
+        for ok in [
+            "info",
+            "speedometer=debug,actix_web=warn",
+            "warn,speedometer::db=trace",
+            "debug/foo",
+        ] {
+            assert!(is_valid_log_filter(ok), "{ok}");
+        }
+        for bad in ["bogus=[[", "speedometer=loud", "a b", "=info"] {
+            assert!(!is_valid_log_filter(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn blank_send_token_and_missing_static_dir_are_refused() {
+        let err = Settings::from_vars(&vars(&[("SEND_TOKEN", "  ")])).unwrap_err();
+        assert_eq!(err.name, "SEND_TOKEN");
+        let err = Settings::from_vars(&vars(&[("STATIC_DIR", "/nonexistent/dist")])).unwrap_err();
+        assert_eq!(err.name, "STATIC_DIR");
+        let err = Settings::from_vars(&vars(&[("DATABASE_URL", "mysql://")])).unwrap_err();
+        assert_eq!(err.name, "DATABASE_URL");
     }
 
     #[test]

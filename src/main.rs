@@ -5,7 +5,6 @@ use speedometer::startup::{shutdown_signal, Application};
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!("{}", speedometer::config::usage());
@@ -18,6 +17,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    env_logger::Builder::new()
+        .parse_filters(&settings.rust_log)
+        .init();
     let app = match Application::build(&settings) {
         Ok(app) => app,
         Err(e) => {

@@ -65,6 +65,13 @@ impl Application {
     /// Migrates the database, starts the actors and binds the listener. Must run inside an
     /// actix `System`.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
+        // Bound first: a port in use is reported before any wait for the database.
+        let bind_error = |source| StartupError::Bind {
+            bind: settings.bind.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&settings.bind).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
         db::wait_and_migrate(&settings.database_url, settings.db_startup_timeout)
             .map_err(StartupError::Database)?;
         let pool = db::build_pool(&settings.database_url, settings.db_pool_size)
@@ -127,12 +134,6 @@ impl Application {
             }
         };
 
-        let bind_error = |source| StartupError::Bind {
-            bind: settings.bind.clone(),
-            source,
-        };
-        let listener = TcpListener::bind(&settings.bind).map_err(bind_error)?;
-        let port = listener.local_addr().map_err(bind_error)?.port();
         let registry_addr = registry.clone();
         let server = HttpServer::new(move || {
             let state = app_state();

@@ -72,17 +72,33 @@ pub fn wait_and_migrate(database_url: &str, timeout: Duration) -> Result<(), Str
     loop {
         match run_migrations(database_url) {
             Ok(()) => return Ok(()),
-            Err(e) if Instant::now() + delay < deadline => {
+            Err(e) if is_transient(&e.to_string()) && Instant::now() + delay < deadline => {
                 log::warn!("database not ready ({e}); retrying in {delay:?}");
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
             Err(e) => {
                 let e = e.to_string().replace('\n', " ");
-                return Err(format!("{e} (gave up after {timeout:?})"));
+                if is_transient(&e) {
+                    return Err(format!("{e} (gave up after {timeout:?})"));
+                }
+                return Err(e);
             }
         }
     }
+}
+
+/// Whether waiting may help: the server is unreachable or starting, not refusing us for good
+/// (bad credentials, a database that cannot be created, bad SQL).
+fn is_transient(error: &str) -> bool {
+    const PERMANENT: [&str; 5] = [
+        "Access denied",
+        "No database selected",
+        "Incorrect database name",
+        "You have an error in your SQL syntax",
+        "names no database",
+    ];
+    !PERMANENT.iter().any(|p| error.contains(p))
 }
 
 /// How long a readiness check waits for a pooled connection.
