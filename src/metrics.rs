@@ -42,10 +42,13 @@ impl Metrics {
                 ),
                 &["code"],
             )?,
-            readings_stored: IntCounter::new("readings_stored_total", "Readings committed")?,
+            readings_stored: IntCounter::new(
+                "readings_stored_total",
+                "Readings committed (a resent id already stored counts, adding no row)",
+            )?,
             readings_not_stored: IntCounter::new(
                 "readings_not_stored_total",
-                "Readings whose batch failed (answered storage_unavailable)",
+                "Readings answered storage_unavailable (write failed past the retry bound, or queue full)",
             )?,
             batch_retries: IntCounter::new("batch_retries_total", "Failed batch writes retried")?,
             batch_rows: Histogram::with_opts(

@@ -15,7 +15,7 @@ use actix_http::ws::Item;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web_actors::ws::{self, CloseCode, CloseReason, ProtocolError};
 use bytestring::ByteString;
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use uuid::Uuid;
 
 use crate::db::batcher::{Store, WriteBatcher};
@@ -112,7 +112,7 @@ impl WsSession {
             id: Uuid::new_v4(),
             hb: Instant::now(),
             info: SessionInfo {
-                connected_since: Utc::now(),
+                connected_since: Utc::now().trunc_subsecs(6),
                 remote_addr,
                 readings: Arc::new(AtomicU64::new(0)),
             },

@@ -1,4 +1,5 @@
 use actix_web::http::header;
+use actix_web::http::header::Header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -114,11 +115,25 @@ fn wants_csv(req: &HttpRequest, format: Option<&str>) -> Result<bool, AppError> 
             ))
         }
     }
-    Ok(req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/csv")))
+    // The most preferred of the types the client accepts (q > 0) that we can give.
+    let accept = header::Accept::parse(req).unwrap_or_else(|_| header::Accept(Vec::new()));
+    let acceptable = header::Accept(
+        accept
+            .0
+            .into_iter()
+            .filter(|item| item.quality > header::Quality::ZERO)
+            .collect(),
+    );
+    Ok(acceptable
+        .ranked()
+        .iter()
+        .find(|mime| {
+            mime.essence_str() == "text/csv"
+                || mime.essence_str() == "application/json"
+                || mime.type_() == "*"
+                || (mime.type_() == "application" && mime.subtype() == "*")
+        })
+        .is_some_and(|mime| mime.essence_str() == "text/csv"))
 }
 
 /// `since`/`until`: RFC 3339 or epoch seconds/milliseconds, as readings accept.

@@ -130,7 +130,19 @@ async fn stored_readings_come_as_csv_on_request() {
     client
         .roundtrip(r#"{"speed":12.25,"timestamp":"2026-12-03T12:00:00Z","id":"x,\"y\""}"#)
         .await;
+    let mut json = app
+        .http
+        .get(app.url("/api/readings"))
+        .insert_header(("Accept", "text/csv;q=0, application/json"))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = json.json().await.unwrap();
+    assert_eq!(body["count"], 1, "q=0 refuses CSV");
     for request in [
+        app.http
+            .get(app.url("/api/readings"))
+            .insert_header(("Accept", "application/json;q=0.5, text/csv")),
         app.http.get(app.url("/api/readings?format=csv")),
         app.http
             .get(app.url("/api/readings"))
