@@ -62,30 +62,20 @@ impl Metrics {
             )?,
             registry,
         };
-        metrics
-            .registry
-            .register(Box::new(metrics.connections_active.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.connections_total.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.readings_received.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.frames_rejected.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.readings_stored.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.readings_not_stored.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.batch_rows.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.batch_seconds.clone()))?;
+        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
+            Box::new(metrics.connections_active.clone()),
+            Box::new(metrics.connections_total.clone()),
+            Box::new(metrics.readings_received.clone()),
+            Box::new(metrics.frames_rejected.clone()),
+            Box::new(metrics.readings_stored.clone()),
+            Box::new(metrics.readings_not_stored.clone()),
+            Box::new(metrics.batch_retries.clone()),
+            Box::new(metrics.batch_rows.clone()),
+            Box::new(metrics.batch_seconds.clone()),
+        ];
+        for collector in collectors {
+            metrics.registry.register(collector)?;
+        }
         Ok(metrics)
     }
 

@@ -119,6 +119,20 @@ impl TestApp {
         client
     }
 
+    /// Tries a WebSocket upgrade on `/ws`, with a browser `Origin` when given: `Ok` when it
+    /// is accepted, else the refusal's HTTP status.
+    pub async fn try_upgrade(&self, origin: Option<&str>) -> Result<(), u16> {
+        let mut request = awc::Client::new().ws(format!("ws://127.0.0.1:{}/ws", self.port));
+        if let Some(origin) = origin {
+            request = request.origin(origin);
+        }
+        match request.connect().await {
+            Ok(_) => Ok(()),
+            Err(awc::error::WsClientError::InvalidResponseStatus(status)) => Err(status.as_u16()),
+            Err(e) => panic!("upgrade failed without a status: {e}"),
+        }
+    }
+
     /// Every stored row, oldest first.
     pub fn rows(&self) -> Vec<StoredReading> {
         queries::all_readings(&mut self.db.connect()).expect("read rows")

@@ -184,6 +184,7 @@ async fn metrics_count_connections_readings_and_rejections() {
         "speedometer_readings_received_total{source=\"ws\"} 1",
         "speedometer_readings_stored_total 1",
         "speedometer_frames_rejected_total{code=\"invalid_json\"} 1",
+        "speedometer_batch_retries_total 0",
     ] {
         assert!(
             text.lines().any(|l| l == line),
