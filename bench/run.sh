@@ -150,7 +150,7 @@ start_server() {
     SERVER_DB=$(fresh_database)
     SERVER_PORT=$(free_port)
     env "$@" SPEEDOMETER_BIND="127.0.0.1:$SERVER_PORT" DATABASE_URL="$MYSQL_URL/$SERVER_DB" \
-        RUST_LOG="$SERVER_LOG_LEVEL" STATIC_DIR="$ROOT/frontend/dist" \
+        RUST_LOG="$SERVER_LOG_LEVEL" \
         "$ROOT/target/release/speedometer" >"$OUT/server-$SERVER_NAME.log" 2>&1 &
     SERVER_PID=$!
     local deadline=$((SECONDS + 30))

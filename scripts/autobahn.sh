@@ -25,7 +25,7 @@ db="speedometer_autobahn_$$"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 rm -rf "$out" && mkdir -p "$out"
 WS_RAW_ECHO=1 MAX_MESSAGE_BYTES=67108864 MAX_READINGS_PER_SEC=0 \
-  SPEEDOMETER_BIND="127.0.0.1:$port" STATIC_DIR=/nonexistent RUST_LOG=warn \
+  SPEEDOMETER_BIND="127.0.0.1:$port" RUST_LOG=warn \
   DATABASE_URL="mysql://root@127.0.0.1:3306/$db" \
   target/release/speedometer > "$out/server.log" 2>&1 &
 server=$!
@@ -39,6 +39,11 @@ for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
   sleep 0.2
 done
+if ! curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+  echo "autobahn: the server did not start:" >&2
+  cat "$out/server.log" >&2
+  exit 1
+fi
 
 args=()
 for c in "${cases[@]}"; do args+=(-i "$c"); done
@@ -46,6 +51,7 @@ status=0
 timeout 3000 "$venv/bin/kosoku" -m fuzzingclient -p 4 "${args[@]}" -x '12.*' -x '13.*' \
   -o "$out/reports" "127.0.0.1:$port" > "$out/kosoku.log" 2>&1 || status=$?
 
+tail -2 "$out/kosoku.log"
 python3 - "$out/reports" "${AUTOBAHN_SUMMARY:-}" <<'PY'
 import collections, glob, json, sys
 reports, summary_path = sys.argv[1], sys.argv[2]
@@ -66,6 +72,10 @@ for section in sorted(by_section, key=int):
     lines.append("| " + " | ".join([section, str(sum(c.values()))] + [str(c.get(k, 0)) for k in kinds + extra]) + " |")
 table = "\n".join(lines)
 print(table)
+passing = {"OK", "NON-STRICT", "INFORMATIONAL"}
+failed = sum(n for c in by_section.values() for kind, n in c.items() if kind not in passing)
+total = sum(sum(c.values()) for c in by_section.values())
+print(f"autobahn: {total - failed} passed, {failed} failed")
 if summary_path:
     with open(summary_path, "w") as f:
         f.write("# Autobahn conformance (kosoku)\n\n"
@@ -76,5 +86,4 @@ if summary_path:
                 "completes, not at the first bad fragment. INFORMATIONAL: close-reason details.\n\n"
                 + table + "\n")
 PY
-tail -3 "$out/kosoku.log"
 exit $status

@@ -238,14 +238,14 @@ impl Settings {
                 "no such directory (build the dashboard, or unset it)",
             )?;
         }
-        if let Some(v) = vars.get("RUST_LOG") {
+        if let Some(v) = get("RUST_LOG") {
             check(
                 "RUST_LOG",
                 v,
                 is_valid_log_filter(v),
                 "expected directives like info or speedometer=debug,actix_web=warn",
             )?;
-            s.rust_log = v.clone();
+            s.rust_log = v.to_string();
         }
         if s.db_workers > s.db_pool_size as usize {
             return Err(invalid(
