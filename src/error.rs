@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::protocol;
 use crate::reading::ReadingError;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +47,8 @@ pub enum AppError {
 impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidJson(_) => "invalid_json",
-            Self::InvalidReading(_) => "invalid_reading",
+            Self::InvalidJson(_) => protocol::INVALID_JSON,
+            Self::InvalidReading(_) => protocol::INVALID_READING,
             Self::InvalidRequest(_) => "invalid_request",
             Self::UnknownConnection(_) => "unknown_connection",
             Self::Unauthorized => "unauthorized",
@@ -59,7 +60,7 @@ impl AppError {
             Self::UpgradeRequired => "upgrade_required",
             Self::ConnectionBacklogged(_) => "connection_backlogged",
             Self::TooManyConnections(_) => "too_many_connections",
-            Self::StorageUnavailable => "storage_unavailable",
+            Self::StorageUnavailable => protocol::STORAGE_UNAVAILABLE,
             Self::DashboardUnavailable => "dashboard_unavailable",
             Self::Internal => "internal",
         }

@@ -4,8 +4,7 @@ use bytestring::ByteString;
 use serde_json::json;
 use uuid::Uuid;
 
-pub const INVALID_JSON: &str = "invalid_json";
-pub const INVALID_READING: &str = "invalid_reading";
+pub use crate::reading::{INVALID_JSON, INVALID_READING};
 pub const UNSUPPORTED_FRAME: &str = "unsupported_frame";
 pub const RATE_LIMITED: &str = "rate_limited";
 pub const STORAGE_UNAVAILABLE: &str = "storage_unavailable";

@@ -10,6 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+/// Protocol error code for a text that is not JSON.
+pub const INVALID_JSON: &str = "invalid_json";
+/// Protocol error code for JSON that is not a valid reading.
+pub const INVALID_READING: &str = "invalid_reading";
+
 /// Longest client `id`, in characters (the `reading_id` column is `VARCHAR(64)`).
 pub const MAX_READING_ID_CHARS: usize = 64;
 
@@ -48,8 +53,8 @@ pub enum ReadingError {
 impl ReadingError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidJson(_) => "invalid_json",
-            Self::InvalidReading(_) => "invalid_reading",
+            Self::InvalidJson(_) => INVALID_JSON,
+            Self::InvalidReading(_) => INVALID_READING,
         }
     }
 
