@@ -55,6 +55,15 @@ impl Drop for TestDb {
     }
 }
 
+/// Polls `condition` every 20 ms until it holds; fails the test with `what` after 5 s.
+pub async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !condition().await {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The running application and its database.
 pub struct TestApp {
     pub port: u16,

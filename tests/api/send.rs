@@ -1,7 +1,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{eventually, spawn_app, spawn_app_with};
 
 #[actix_rt::test]
 async fn send_delivers_to_the_chosen_connection_only_and_stores_with_source_http() {
@@ -61,18 +61,10 @@ async fn send_to_an_unknown_or_closed_connection_is_404_and_stores_nothing() {
     let id = client.connection_id;
     drop(client);
     let body = json!({"connection_id": id, "speed": 5}).to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let (status, _) = app.post_send(&body).await;
-        if status == 404 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "closed connection still reachable"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually("closed connection still reachable", async || {
+        app.post_send(&body).await.0 == 404
+    })
+    .await;
     // Anything delivered before the close noticed is allowed; after 404 nothing more is stored.
     let stored = app.rows().len();
     assert_eq!(app.post_send(&body).await.0, 404);

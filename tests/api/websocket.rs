@@ -4,7 +4,7 @@ use actix_http::ws::{CloseCode, Message};
 use chrono::{DateTime, Local, NaiveDateTime, Timelike, Utc};
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{eventually, spawn_app, spawn_app_with};
 
 fn naive(rfc3339: &str) -> NaiveDateTime {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().naive_utc()
@@ -318,23 +318,14 @@ async fn a_closed_connection_leaves_the_registry_and_its_readings_stay_stored() 
         .send(Message::Close(Some(CloseCode::Normal.into())))
         .await;
     drop(client);
-    let deadline = Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let (_, list) = app.get_json("/connections").await;
-        if list["count"] == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "connection still listed: {list}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let deadline = Instant::now() + std::time::Duration::from_secs(5);
-    while app.rows_for(id).len() < 5 {
-        assert!(
-            Instant::now() < deadline,
-            "readings of a closed connection lost"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually("closed connection still listed", async || {
+        app.get_json("/connections").await.1["count"] == 0
+    })
+    .await;
+    eventually("readings of a closed connection lost", async || {
+        app.rows_for(id).len() >= 5
+    })
+    .await;
 }
 
 #[actix_rt::test]
@@ -363,14 +354,10 @@ async fn connections_beyond_the_limit_are_refused_with_503() {
     let _second = app.connect().await;
     assert_eq!(app.try_upgrade(None).await, Err(503));
     drop(first);
-    let deadline = Instant::now() + std::time::Duration::from_secs(5);
-    while app.try_upgrade(None).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "a freed slot is not given out again"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually("a freed slot is not given out again", async || {
+        app.try_upgrade(None).await.is_ok()
+    })
+    .await;
 }
 
 #[actix_rt::test]
